@@ -1,0 +1,32 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.urls import reverse
+from django.utils import translation
+
+from coordination import demo
+from coordination.management.cli import cli_language
+
+
+class Command(BaseCommand):
+    help = "Create or refresh the demo network (idempotent) and print its sign-ins."
+
+    def handle(self, *args, **options) -> None:
+        with translation.override(cli_language()):
+            self._seed()
+
+    def _seed(self) -> None:
+        result = demo.demo_seed()
+        state = "created" if result.created else "already there, checked"
+        self.stdout.write(
+            f"Demo network '{result.network.slug}' {state}: "
+            f"participants {result.participants.summary()}."
+        )
+        login = settings.SITE_URL + reverse("account_login")
+        self.stdout.write(
+            "\nSign in at " + login + "\n"
+            f"  coordinator: {demo.COORDINATOR_EMAIL} / password {demo.PASSWORD}\n"
+            f"  researcher:  {demo.RESEARCHER_EMAIL} / password {demo.PASSWORD}\n"
+            f"  participant: {demo.PEOPLE[1][2]} (or any other demo participant): choose\n"
+            "               'Send me a sign-in code'; the e-mail with the code is printed\n"
+            "               in the terminal that runs the server.\n"
+        )

@@ -1,0 +1,78 @@
+"""Who may see and do what. Views ask this module; nothing else decides.
+
+Roles are per network: a coordinator (manages everything in the network), a
+researcher (reads coordination data, never edits it), a participant (their own
+network's portal and their own profile). Superusers may do everything.
+"""
+
+from __future__ import annotations
+
+import rules
+from django.db.models import Q
+from django.http import Http404
+
+from .models import Network, NetworkRole, Participant
+
+COORDINATOR = NetworkRole.Role.COORDINATOR
+RESEARCHER = NetworkRole.Role.RESEARCHER
+PARTICIPANT = "participant"
+
+
+def roles_of(user, network: Network) -> frozenset[str]:
+    """The user's roles in the network, computed once per user object."""
+    if not user.is_authenticated:
+        return frozenset()
+    cache = user.__dict__.setdefault("_hubless_roles", {})
+    if network.pk not in cache:
+        roles = set(
+            NetworkRole.objects.filter(user=user, network=network).values_list("role", flat=True)
+        )
+        if Participant.objects.filter(user=user, network=network).exists():
+            roles.add(PARTICIPANT)
+        cache[network.pk] = frozenset(roles)
+    return cache[network.pk]
+
+
+@rules.predicate
+def is_coordinator(user, network: Network) -> bool:
+    return user.is_superuser or COORDINATOR in roles_of(user, network)
+
+
+@rules.predicate
+def is_researcher(user, network: Network) -> bool:
+    return RESEARCHER in roles_of(user, network)
+
+
+@rules.predicate
+def is_participant(user, network: Network) -> bool:
+    return PARTICIPANT in roles_of(user, network)
+
+
+@rules.predicate
+def is_staff_user(user) -> bool:
+    return user.is_authenticated and (user.is_staff or user.is_superuser)
+
+
+# Reading coordination data (regions, organizations, participants with contact data).
+rules.add_perm("coordination.view_network", is_coordinator | is_researcher)
+# Changing it: registering people, imports, invitations.
+rules.add_perm("coordination.manage_network", is_coordinator)
+# The participant portal of the network.
+rules.add_perm("coordination.use_portal", is_participant)
+# Anyone who belongs to the network in some role.
+rules.add_perm("coordination.belong", is_coordinator | is_researcher | is_participant)
+rules.add_perm("coordination.create_network", is_staff_user)
+
+
+def get_network_for_user(user, slug: str, perm: str) -> Network:
+    """The network if the user may `perm` in it, else 404 (outsiders learn nothing)."""
+    network = Network.objects.filter(slug=slug).first()
+    if network is None or not user.has_perm(perm, network):
+        raise Http404
+    return network
+
+
+def networks_for_user(user):
+    if user.is_superuser:
+        return Network.objects.all()
+    return Network.objects.filter(Q(staff_roles__user=user) | Q(participants__user=user)).distinct()

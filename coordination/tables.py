@@ -1,0 +1,239 @@
+"""Reading uploaded tables (CSV in UTF-8, UTF-8 with BOM or CP932; XLSX) and the
+cell parsers shared by every import. Nothing here touches the database."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+
+XLSX_MAGIC = b"PK\x03\x04"
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem: the spreadsheet row (header = row 1), the column, what is wrong."""
+
+    row: int | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = []
+        if self.row is not None:
+            where.append(_("row %(row)s") % {"row": self.row})
+        if self.column:
+            where.append(_("column %(column)s") % {"column": self.column})
+        return f"{', '.join(where)}: {self.message}" if where else self.message
+
+    def as_dict(self) -> dict:
+        return {"row": self.row, "column": self.column, "message": self.message}
+
+
+class TableError(Exception):
+    """The table cannot be imported; `errors` says every reason found."""
+
+    def __init__(self, errors: list[RowError]):
+        super().__init__("; ".join(str(e) for e in errors))
+        self.errors = errors
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    rows: list[tuple[int, dict[str, object]]] = field(default_factory=list)
+
+
+def decode_csv(data: bytes) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp932")
+    except UnicodeDecodeError:
+        raise TableError(
+            [RowError(None, None, _("The file is neither UTF-8 nor CP932 (Shift_JIS) text."))]
+        ) from None
+
+
+def _xlsx_rows(data: bytes) -> Iterable[tuple[int, list[object]]]:
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        raise TableError(
+            [RowError(None, None, _("The file is not a readable Excel (.xlsx) workbook."))]
+        ) from None
+    sheet = book.worksheets[0]
+    for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        yield number, list(values)
+    book.close()
+
+
+def _csv_rows(data: bytes) -> Iterable[tuple[int, list[object]]]:
+    text = decode_csv(data)
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    try:
+        for number, values in enumerate(reader, start=1):
+            yield number, list(values)
+    except csv.Error as exc:
+        raise TableError([RowError(None, None, _("The CSV cannot be read: %s") % exc)]) from None
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return "" if value is None else value
+
+
+def read_table(
+    data: bytes, filename: str, *, allowed: Iterable[str], required: Iterable[str]
+) -> Table:
+    """Read the first sheet or the CSV; check the header against the allowed columns."""
+    if not data.strip():
+        raise TableError([RowError(None, None, _("The file is empty."))])
+    is_xlsx = data.startswith(XLSX_MAGIC) or filename.lower().endswith((".xlsx", ".xlsm"))
+    source = _xlsx_rows(data) if is_xlsx else _csv_rows(data)
+
+    allowed = list(allowed)
+    table: Table | None = None
+    errors: list[RowError] = []
+    for number, raw in source:
+        values = [_cell(v) for v in raw]
+        if all(v == "" for v in values):
+            continue
+        if table is None:
+            header = [str(v).strip().lower() for v in values]
+            while header and header[-1] == "":
+                header.pop()
+            for position, name in enumerate(header, start=1):
+                if not name:
+                    errors.append(
+                        RowError(number, None, _("Column %(n)s has no name.") % {"n": position})
+                    )
+                elif name not in allowed:
+                    errors.append(
+                        RowError(
+                            number,
+                            name,
+                            _("Unknown column. Allowed columns: %(allowed)s.")
+                            % {"allowed": ", ".join(allowed)},
+                        )
+                    )
+                elif header.index(name) != position - 1:
+                    errors.append(RowError(number, name, _("This column appears twice.")))
+            for name in required:
+                if name not in header:
+                    errors.append(RowError(number, name, _("Required column is missing.")))
+            if errors:
+                raise TableError(errors)
+            table = Table(columns=header)
+            continue
+        extra = values[len(table.columns) :]
+        if any(v != "" for v in extra):
+            errors.append(
+                RowError(number, None, _("This row has more cells than the header has columns."))
+            )
+            continue
+        values += [""] * (len(table.columns) - len(values))
+        table.rows.append((number, dict(zip(table.columns, values, strict=False))))
+    if table is None:
+        raise TableError([RowError(None, None, _("The file has no header row."))])
+    if errors:
+        raise TableError(errors)
+    if not table.rows:
+        raise TableError([RowError(None, None, _("The file has a header but no data rows."))])
+    return table
+
+
+class CellError(ValueError):
+    pass
+
+
+def text(value: object, *, max_length: int = 200, required: bool = False) -> str:
+    result = "" if value is None else str(value).strip()
+    if required and not result:
+        raise CellError(_("This field is required."))
+    if len(result) > max_length:
+        raise CellError(_("Longer than %(n)s characters.") % {"n": max_length})
+    return result
+
+
+def email(value: object, *, required: bool = True) -> str:
+    result = text(value, max_length=254, required=required).lower()
+    if result:
+        try:
+            validate_email(result)
+        except ValidationError:
+            raise CellError(_("%(value)r is not a valid e-mail address.") % {"value": result}) from None
+    return result
+
+
+def date(value: object, *, required: bool = False) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    raw = text(value, max_length=40, required=required)
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise CellError(
+            _("%(value)r is not a date; write it as YYYY-MM-DD.") % {"value": raw}
+        ) from None
+
+
+def number(value: object, *, low: float, high: float) -> float | None:
+    if value == "" or value is None:
+        return None
+    try:
+        result = float(str(value).replace(",", ""))
+    except ValueError:
+        raise CellError(_("%(value)r is not a number.") % {"value": value}) from None
+    if not (low <= result <= high):
+        raise CellError(
+            _("%(value)s is outside %(low)s to %(high)s.") % {"value": value, "low": low, "high": high}
+        )
+    return result
+
+
+def whole_number(value: object) -> int | None:
+    if value == "" or value is None:
+        return None
+    try:
+        result = int(str(value).replace(",", ""))
+    except ValueError:
+        raise CellError(_("%(value)r is not a whole number.") % {"value": value}) from None
+    if result < 0:
+        raise CellError(_("Must not be negative."))
+    return result
+
+
+def choice(value: object, *, choices: list[str], default: str | None) -> str | None:
+    raw = text(value, max_length=40).lower()
+    if not raw:
+        return default
+    if raw not in choices:
+        raise CellError(
+            _("%(value)r is not one of: %(choices)s.") % {"value": raw, "choices": ", ".join(choices)}
+        )
+    return raw

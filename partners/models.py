@@ -1,0 +1,1 @@
+# The partner-region finder's datasets and searches arrive with a later issue.
