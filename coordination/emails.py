@@ -22,9 +22,7 @@ def participant_from_welcome_token(token: str) -> Participant | None:
         data = signing.loads(token, salt=WELCOME_SALT, max_age=WELCOME_MAX_AGE)
     except signing.BadSignature:
         return None
-    participant = (
-        Participant.objects.select_related("network").filter(pk=data.get("p")).first()
-    )
+    participant = Participant.objects.select_related("network").filter(pk=data.get("p")).first()
     # A changed address voids links sent to the old one.
     if participant is None or participant.email.lower() != data.get("e"):
         return None

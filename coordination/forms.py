@@ -26,7 +26,16 @@ class OrganizationForm(forms.ModelForm):
 
     class Meta:
         model = Organization
-        fields = ["name", "name_kana", "kind", "region", "industry", "website", "latitude", "longitude"]
+        fields = [
+            "name",
+            "name_kana",
+            "kind",
+            "region",
+            "industry",
+            "website",
+            "latitude",
+            "longitude",
+        ]
 
 
 class ParticipantForm(forms.ModelForm):
@@ -78,7 +87,10 @@ class ProfileForm(forms.ModelForm):
     research_consent = forms.ChoiceField(
         label=_("Research consent"),
         choices=[
-            (Participant.Consent.GIVEN, _("I agree that my participation is observed for research.")),
+            (
+                Participant.Consent.GIVEN,
+                _("I agree that my participation is observed for research."),
+            ),
             (Participant.Consent.WITHDRAWN, _("I withdraw my consent to research observation.")),
         ],
         widget=forms.RadioSelect,
@@ -101,12 +113,14 @@ class BootstrapFilterMixin:
 
 class ParticipantFilterForm(BootstrapFilterMixin, forms.Form):
     q = forms.CharField(label=_("Search"), required=False)
-    region = forms.ModelChoiceField(label=_("Region"), queryset=Region.objects.none(), required=False)
+    region = forms.ModelChoiceField(
+        label=_("Region"), queryset=Region.objects.none(), required=False
+    )
     organization = forms.ModelChoiceField(
         label=_("Organization"), queryset=Organization.objects.none(), required=False
     )
     role = forms.ChoiceField(
-        label=_("Role"), choices=[("", _("All roles"))] + Participant.Role.choices, required=False
+        label=_("Role"), choices=[("", _("All roles")), *Participant.Role.choices], required=False
     )
     status = forms.ChoiceField(
         label=_("Status"),
@@ -123,9 +137,11 @@ class ParticipantFilterForm(BootstrapFilterMixin, forms.Form):
 
 class OrganizationFilterForm(BootstrapFilterMixin, forms.Form):
     q = forms.CharField(label=_("Search"), required=False)
-    region = forms.ModelChoiceField(label=_("Region"), queryset=Region.objects.none(), required=False)
+    region = forms.ModelChoiceField(
+        label=_("Region"), queryset=Region.objects.none(), required=False
+    )
     kind = forms.ChoiceField(
-        label=_("Kind"), choices=[("", _("All kinds"))] + OrganizationKind.choices, required=False
+        label=_("Kind"), choices=[("", _("All kinds")), *OrganizationKind.choices], required=False
     )
 
     def __init__(self, *args, network: Network, **kwargs):
@@ -144,7 +160,8 @@ class ImportForm(forms.Form):
         upload = self.cleaned_data["file"]
         if upload.size > settings.IMPORT_MAX_BYTES:
             raise forms.ValidationError(
-                _("The file is larger than %(mb)s MB.") % {"mb": settings.IMPORT_MAX_BYTES // (1024 * 1024)}
+                _("The file is larger than %(mb)s MB.")
+                % {"mb": settings.IMPORT_MAX_BYTES // (1024 * 1024)}
             )
         if not upload.name.lower().endswith((".csv", ".txt", ".xlsx", ".xlsm")):
             raise forms.ValidationError(_("Upload a .csv or .xlsx file."))

@@ -99,8 +99,7 @@ class Region(models.Model):
                 name="region_latitude_range",
             ),
             models.CheckConstraint(
-                condition=Q(longitude__isnull=True)
-                | Q(longitude__gte=-180, longitude__lte=180),
+                condition=Q(longitude__isnull=True) | Q(longitude__gte=-180, longitude__lte=180),
                 name="region_longitude_range",
             ),
             models.CheckConstraint(

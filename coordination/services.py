@@ -161,6 +161,7 @@ def participants_invite(*, network: Network, participant_ids: list[int]) -> list
     from .tasks import send_portal_invitation
 
     now = timezone.now()
+    stamp = now.isoformat()
     invited = list(
         Participant.objects.select_for_update()
         .filter(network=network, pk__in=participant_ids)
@@ -173,9 +174,7 @@ def participants_invite(*, network: Network, participant_ids: list[int]) -> list
         participant.invited_at = now
         participant.invitation_sent_at = None
         participant.save(update_fields=["user", "invited_at", "invitation_sent_at", "updated_at"])
-        transaction.on_commit(
-            lambda pk=participant.pk, at=now.isoformat(): send_portal_invitation.delay(pk, at)
-        )
+        transaction.on_commit(lambda pk=participant.pk: send_portal_invitation.delay(pk, stamp))
     return invited
 
 
@@ -229,9 +228,11 @@ class ImportResult:
         return self.count("unchanged")
 
     def summary(self) -> str:
-        return _(
-            "%(created)s created, %(updated)s updated, %(unchanged)s unchanged"
-        ) % {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+        return _("%(created)s created, %(updated)s updated, %(unchanged)s unchanged") % {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+        }
 
     def as_dict(self) -> dict:
         return {
@@ -321,12 +322,21 @@ def regions_import(*, network: Network, data: bytes, filename: str, dry_run: boo
         code = values.get("municipality_code", "")
         if code and not (code.isdigit() and len(code) in (5, 6)):
             errors.append(
-                RowError(number, "municipality_code", _("%(value)r is not a 5- or 6-digit code.") % {"value": code})
+                RowError(
+                    number,
+                    "municipality_code",
+                    _("%(value)r is not a 5- or 6-digit code.") % {"value": code},
+                )
             )
         key = values["name"]
         if key in seen:
             errors.append(
-                RowError(number, "name", _("Region %(name)r is already on row %(row)s.") % {"name": key, "row": seen[key]})
+                RowError(
+                    number,
+                    "name",
+                    _("Region %(name)r is already on row %(row)s.")
+                    % {"name": key, "row": seen[key]},
+                )
             )
         seen[key] = number
         if "latitude" not in table.columns:
@@ -386,7 +396,9 @@ def participants_import(
             continue
         _coordinates(number, values, errors)
         if values["left_on"] and values["left_on"] < values["joined_on"]:
-            errors.append(RowError(number, "left_on", _("Left before joining (joined_on is later).")))
+            errors.append(
+                RowError(number, "left_on", _("Left before joining (joined_on is later)."))
+            )
         if values["region"] not in regions:
             known = ", ".join(sorted(regions)) or _("none yet; import regions first")
             errors.append(
@@ -403,19 +415,24 @@ def participants_import(
                 RowError(
                     number,
                     "email",
-                    _("%(email)s is already on row %(row)s.") % {"email": mail, "row": emails_in_file[mail]},
+                    _("%(email)s is already on row %(row)s.")
+                    % {"email": mail, "row": emails_in_file[mail]},
                 )
             )
         recruiter = values["recruited_by"]
         if recruiter:
             if recruiter == mail:
-                errors.append(RowError(number, "recruited_by", _("A person cannot recruit themself.")))
+                errors.append(
+                    RowError(number, "recruited_by", _("A person cannot recruit themself."))
+                )
             elif recruiter not in people and recruiter not in emails_in_file:
                 errors.append(
                     RowError(
                         number,
                         "recruited_by",
-                        _("%(email)s is neither a participant of this network nor on an earlier row.")
+                        _(
+                            "%(email)s is neither a participant of this network nor on an earlier row."
+                        )
                         % {"email": recruiter},
                     )
                 )
@@ -432,9 +449,15 @@ def participants_import(
                 errors.append(
                     RowError(
                         number,
-                        {"region": "region", "kind": "organization_kind", "location": "latitude"}[key],
+                        {"region": "region", "kind": "organization_kind", "location": "latitude"}[
+                            key
+                        ],
                         _("Row %(row)s gives organization %(org)r a different value (%(value)s).")
-                        % {"row": known_facts[key][1], "org": values["organization"], "value": known_facts[key][0]},
+                        % {
+                            "row": known_facts[key][1],
+                            "org": values["organization"],
+                            "value": known_facts[key][0],
+                        },
                     )
                 )
             known_facts.setdefault(key, (value, number))
@@ -469,10 +492,14 @@ def participants_import(
             if "name_kana" in table.columns:
                 wanted["name_kana"] = values["name_kana"]
             if "recruited_by" in table.columns:
-                wanted["recruited_by"] = people.get(values["recruited_by"]) if values["recruited_by"] else None
+                wanted["recruited_by"] = (
+                    people.get(values["recruited_by"]) if values["recruited_by"] else None
+                )
             action = _apply(participant, wanted)
             people[values["email"]] = participant
-            result.rows.append(RowOutcome(number, action, f"{values['full_name']} <{values['email']}>"))
+            result.rows.append(
+                RowOutcome(number, action, f"{values['full_name']} <{values['email']}>")
+            )
 
     return _run(dry_run, work)
 
@@ -483,9 +510,13 @@ IMPORTERS = {
 }
 
 
-def import_run_preview(*, network: Network, kind: str, filename: str, data: bytes, user) -> ImportRun:
+def import_run_preview(
+    *, network: Network, kind: str, filename: str, data: bytes, user
+) -> ImportRun:
     """Keep the upload and its dry-run report, for the preview page."""
-    run = ImportRun(network=network, kind=kind, filename=filename[:255], content=data, created_by=user)
+    run = ImportRun(
+        network=network, kind=kind, filename=filename[:255], content=data, created_by=user
+    )
     try:
         result = IMPORTERS[kind](network=network, data=data, filename=filename, dry_run=True)
     except TableError as exc:

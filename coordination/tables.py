@@ -182,7 +182,9 @@ def email(value: object, *, required: bool = True) -> str:
         try:
             validate_email(result)
         except ValidationError:
-            raise CellError(_("%(value)r is not a valid e-mail address.") % {"value": result}) from None
+            raise CellError(
+                _("%(value)r is not a valid e-mail address.") % {"value": result}
+            ) from None
     return result
 
 
@@ -211,7 +213,8 @@ def number(value: object, *, low: float, high: float) -> float | None:
         raise CellError(_("%(value)r is not a number.") % {"value": value}) from None
     if not (low <= result <= high):
         raise CellError(
-            _("%(value)s is outside %(low)s to %(high)s.") % {"value": value, "low": low, "high": high}
+            _("%(value)s is outside %(low)s to %(high)s.")
+            % {"value": value, "low": low, "high": high}
         )
     return result
 
@@ -234,6 +237,7 @@ def choice(value: object, *, choices: list[str], default: str | None) -> str | N
         return default
     if raw not in choices:
         raise CellError(
-            _("%(value)r is not one of: %(choices)s.") % {"value": raw, "choices": ", ".join(choices)}
+            _("%(value)r is not one of: %(choices)s.")
+            % {"value": raw, "choices": ", ".join(choices)}
         )
     return raw

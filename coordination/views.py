@@ -96,7 +96,9 @@ def network_edit(request, slug):
         messages.success(request, _("Saved."))
         return redirect(network)
     return render(
-        request, "coordination/form.html", {"form": form, "network": network, "title": _("Edit network")}
+        request,
+        "coordination/form.html",
+        {"form": form, "network": network, "title": _("Edit network")},
     )
 
 
@@ -210,7 +212,9 @@ def organization_detail(request, slug, pk):
         {
             "network": network,
             "organization": organization,
-            "participants": selectors.participant_list(network=network, organization=organization.pk),
+            "participants": selectors.participant_list(
+                network=network, organization=organization.pk
+            ),
             "can_manage": request.user.has_perm(MANAGE, network),
         },
     )
@@ -350,7 +354,9 @@ def import_upload(request, slug, kind):
             "form": form,
             "kind": ImportRun.Kind(kind),
             "columns": IMPORT_COLUMNS[kind],
-            "required": ["name"] if kind == ImportRun.Kind.REGIONS else services.PARTICIPANT_REQUIRED,
+            "required": ["name"]
+            if kind == ImportRun.Kind.REGIONS
+            else services.PARTICIPANT_REQUIRED,
         },
     )
 

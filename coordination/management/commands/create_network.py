@@ -21,7 +21,8 @@ class Command(BaseCommand):
                 validate_slug(slug)
             except ValidationError:
                 raise CommandError(
-                    _("%(slug)r is not a valid slug: use letters, digits, - and _.") % {"slug": slug}
+                    _("%(slug)r is not a valid slug: use letters, digits, - and _.")
+                    % {"slug": slug}
                 ) from None
             if not name.strip():
                 raise CommandError(_("--name must not be empty."))

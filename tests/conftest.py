@@ -1,0 +1,124 @@
+"""Fixtures for the roles every permission test needs, and for fast, isolated tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from allauth.account.models import EmailAddress
+
+from coordination.models import NetworkRole, Participant
+from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def _isolated(settings, tmp_path):
+    # Celery tasks run in-process unless a test starts a real worker; mail goes to the
+    # locmem outbox; the cache is per test so allauth's rate limits never leak.
+    from hubless.celery import app
+
+    app.conf.task_always_eager = True
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.LANGUAGE_CODE = "en"
+    yield
+
+
+@pytest.fixture
+def network(db):
+    return factories.NetworkFactory(slug="alpha", name="Alpha network")
+
+
+@pytest.fixture
+def other_network(db):
+    return factories.NetworkFactory(slug="beta", name="Beta network")
+
+
+@pytest.fixture
+def region_a(network):
+    return factories.RegionFactory(
+        network=network, name="Tsubame", latitude=37.67, longitude=138.88
+    )
+
+
+@pytest.fixture
+def region_b(network):
+    return factories.RegionFactory(network=network, name="Uonuma", latitude=37.24, longitude=138.96)
+
+
+def _verified_user(email: str, password: str | None = None, **extra):
+    user = factories.UserFactory(email=email, password=password, **extra)
+    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+    return user
+
+
+@pytest.fixture
+def coordinator(network, region_a):
+    user = _verified_user("coord@example.com", "correct horse battery", is_staff=True)
+    NetworkRole.objects.create(network=network, user=user, role=NetworkRole.Role.COORDINATOR)
+    factories.ParticipantFactory(
+        network=network,
+        email=user.email,
+        user=user,
+        role=Participant.Role.COORDINATOR,
+        organization=factories.OrganizationFactory(network=network, region=region_a, name="Lab"),
+    )
+    return user
+
+
+@pytest.fixture
+def researcher(network):
+    user = _verified_user("research@example.com", "correct horse battery")
+    NetworkRole.objects.create(network=network, user=user, role=NetworkRole.Role.RESEARCHER)
+    return user
+
+
+@pytest.fixture
+def member_a(network, region_a):
+    """A participant (member) of region A, with a sign-in account."""
+    user = _verified_user("member.a@example.com")
+    return factories.ParticipantFactory(
+        network=network,
+        email=user.email,
+        user=user,
+        full_name="Member A",
+        organization=factories.OrganizationFactory(
+            network=network, region=region_a, name="A Works"
+        ),
+        joined_on=dt.date(2025, 4, 19),
+    )
+
+
+@pytest.fixture
+def member_b(network, region_b):
+    user = _verified_user("member.b@example.com")
+    return factories.ParticipantFactory(
+        network=network,
+        email=user.email,
+        user=user,
+        full_name="Member B",
+        organization=factories.OrganizationFactory(
+            network=network, region=region_b, name="B Works"
+        ),
+        joined_on=dt.date(2025, 4, 19),
+    )
+
+
+@pytest.fixture
+def outsider(other_network):
+    """Belongs to another network only."""
+    user = _verified_user("outsider@example.com", "correct horse battery")
+    NetworkRole.objects.create(network=other_network, user=user, role=NetworkRole.Role.COORDINATOR)
+    return user
+
+
+@pytest.fixture
+def stranger(db):
+    """Signed in, but belongs to no network at all."""
+    return _verified_user("stranger@example.com", "correct horse battery")
