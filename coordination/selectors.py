@@ -32,6 +32,7 @@ def region_list(*, network: Network) -> QuerySet[Region]:
     )
     return (
         Region.objects.filter(network=network)
+        .select_related("network")
         .annotate(
             organization_count=Count("organizations", distinct=True),
             participant_count=Count("organizations__participants", filter=active, distinct=True),
@@ -43,7 +44,7 @@ def region_list(*, network: Network) -> QuerySet[Region]:
 def organization_list(
     *, network: Network, q: str = "", region: int | None = None, kind: str = ""
 ) -> QuerySet[Organization]:
-    qs = Organization.objects.filter(network=network).select_related("region")
+    qs = Organization.objects.filter(network=network).select_related("region", "network")
     if q:
         qs = qs.filter(Q(name__icontains=q) | Q(name_kana__icontains=q) | Q(industry__icontains=q))
     if region:
@@ -66,7 +67,7 @@ def participant_list(
     """Participants with their organization and region; `status` is active or left."""
     on = on or timezone.localdate()
     qs = Participant.objects.filter(network=network).select_related(
-        "organization__region", "recruited_by", "user"
+        "network", "organization__region", "recruited_by", "user"
     )
     if q:
         qs = qs.filter(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -52,6 +51,12 @@ class Table:
 
 
 def decode_csv(data: bytes) -> str:
+    # Text in UTF-8 or CP932 has no NUL bytes; UTF-16 (Excel's "Unicode text") and binary
+    # files do, and CP932 would "decode" them into garbage (PostgreSQL rejects NUL too).
+    if b"\x00" in data:
+        raise TableError(
+            [RowError(None, None, _("The file is neither UTF-8 nor CP932 (Shift_JIS) text."))]
+        )
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8")
     try:
@@ -69,16 +74,20 @@ def decode_csv(data: bytes) -> str:
 def _xlsx_rows(data: bytes) -> Iterable[tuple[int, list[object]]]:
     import openpyxl
 
+    # A damaged workbook can fail in openpyxl in many ways (a bad zip, broken XML, a
+    # missing part), while opening it or while reading its rows (read-only mode parses
+    # the sheet lazily): read every row here so that each one is a TableError.
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        try:
+            rows = [list(values) for values in book.worksheets[0].iter_rows(values_only=True)]
+        finally:
+            book.close()
+    except Exception:
         raise TableError(
             [RowError(None, None, _("The file is not a readable Excel (.xlsx) workbook."))]
         ) from None
-    sheet = book.worksheets[0]
-    for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-        yield number, list(values)
-    book.close()
+    yield from enumerate(rows, start=1)
 
 
 def _csv_rows(data: bytes) -> Iterable[tuple[int, list[object]]]:
@@ -219,7 +228,8 @@ def number(value: object, *, low: float, high: float) -> float | None:
     return result
 
 
-def whole_number(value: object) -> int | None:
+def whole_number(value: object, *, high: int = 2_147_483_647) -> int | None:
+    """A count; `high` is the largest value a database integer column holds."""
     if value == "" or value is None:
         return None
     try:
@@ -228,6 +238,11 @@ def whole_number(value: object) -> int | None:
         raise CellError(_("%(value)r is not a whole number.") % {"value": value}) from None
     if result < 0:
         raise CellError(_("Must not be negative."))
+    if result > high:
+        raise CellError(
+            _("%(value)s is outside %(low)s to %(high)s.")
+            % {"value": value, "low": 0, "high": high}
+        )
     return result
 
 

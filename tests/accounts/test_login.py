@@ -89,11 +89,18 @@ def test_requesting_codes_is_rate_limited(member_a):
 def test_open_sign_up_is_closed(client, db):
     response = client.post(
         reverse("account_signup"),
-        {"email": "new@example.com", "password1": "a long pass phrase", "password2": "a long pass phrase"},
+        {
+            "email": "new@example.com",
+            "password1": "a long pass phrase",
+            "password2": "a long pass phrase",
+        },
     )
     assert not get_user_model().objects.filter(email="new@example.com").exists()
     assert response.status_code == 200
-    assert "signup_closed" in response.templates[0].name or "closed" in response.content.decode().lower()
+    assert (
+        "signup_closed" in response.templates[0].name
+        or "closed" in response.content.decode().lower()
+    )
 
 
 def test_admin_login_goes_through_allauth(client, db):
@@ -110,7 +117,10 @@ def test_admin_refuses_signed_in_non_staff(client, member_a):
 
 def test_staff_coordinator_reaches_the_admin(client, coordinator):
     client.force_login(coordinator)
-    assert client.get("/admin/").status_code in (200, 403)  # staff, no model perms needed to see the index
+    assert client.get("/admin/").status_code in (
+        200,
+        403,
+    )  # staff, no model perms needed to see the index
     coordinator.is_superuser = True
     coordinator.save()
     assert client.get("/admin/coordination/participant/").status_code == 200

@@ -48,7 +48,11 @@ class World:
         self.region = region_a
         self.organization = member_a.organization
         self.import_run = ImportRun.objects.create(
-            network=network, kind="regions", filename="r.csv", content=b"name\nX\n", status="previewed",
+            network=network,
+            kind="regions",
+            filename="r.csv",
+            content=b"name\nX\n",
+            status="previewed",
             report={"rows": [], "created": 1, "updated": 0, "unchanged": 0},
         )
         self.users = {
@@ -67,7 +71,9 @@ def world(request, network, member_a, region_a):
 
 
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize(("name", "args", "allowed"), PAGES, ids=[f"{p[0]}-{i}" for i, p in enumerate(PAGES)])
+@pytest.mark.parametrize(
+    ("name", "args", "allowed"), PAGES, ids=[f"{p[0]}-{i}" for i, p in enumerate(PAGES)]
+)
 def test_page_access_by_role(client, world, role, name, args, allowed):
     user = world.user(role)
     if user is not None:
@@ -108,7 +114,9 @@ def test_only_the_coordinator_may_write(client, world, role):
 def test_coordinator_writes_are_applied(client, world, coordinator):
     client.force_login(coordinator)
     slug = world.network.slug
-    response = client.post(reverse("region_create", args=[slug]), {"name": "Sanjo", "prefecture": "新潟県"})
+    response = client.post(
+        reverse("region_create", args=[slug]), {"name": "Sanjo", "prefecture": "新潟県"}
+    )
     assert response.status_code == 302
     assert Region.objects.get(network=world.network, name="Sanjo").prefecture == "新潟県"
 
@@ -140,7 +148,9 @@ def test_people_who_left_are_not_in_the_portal_directory(client, member_a, membe
     assert "Member B" not in html
 
 
-def test_outsider_gets_404_on_objects_in_a_network_they_do_not_belong_to(client, outsider, member_a):
+def test_outsider_gets_404_on_objects_in_a_network_they_do_not_belong_to(
+    client, outsider, member_a
+):
     client.force_login(outsider)
     url = reverse("participant_detail", args=[member_a.network.slug, member_a.pk])
     assert client.get(url).status_code == 404
@@ -153,7 +163,9 @@ def test_roles_are_per_network(coordinator, network, other_network):
     assert roles_of(coordinator, other_network) == frozenset()
 
 
-def test_home_sends_a_participant_to_their_portal_and_staff_to_the_network_list(client, member_a, coordinator):
+def test_home_sends_a_participant_to_their_portal_and_staff_to_the_network_list(
+    client, member_a, coordinator
+):
     client.force_login(member_a.user)
     assert client.get(reverse("home")).url == reverse("portal_home", args=[member_a.network.slug])
     client.force_login(coordinator)
