@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint check setup system-deps messages vendor clean
+.PHONY: run test lint check setup system-deps messages vendor clean screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,3 +51,8 @@ vendor:
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache
+
+# Needs Debian's chromium and a Japanese font (fonts-noto-cjk) for readable PNGs.
+screenshots: $(STAMP)
+	@command -v chromium >/dev/null || { echo "apt-get install chromium fonts-noto-cjk"; exit 1; }
+	$(PY) scripts/screenshots.py

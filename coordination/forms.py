@@ -116,10 +116,16 @@ class BootstrapFilterMixin:
 class ParticipantFilterForm(BootstrapFilterMixin, forms.Form):
     q = forms.CharField(label=_("Search"), required=False)
     region = forms.ModelChoiceField(
-        label=_("Region"), queryset=Region.objects.none(), required=False
+        label=_("Region"),
+        queryset=Region.objects.none(),
+        required=False,
+        empty_label=_("All regions"),
     )
     organization = forms.ModelChoiceField(
-        label=_("Organization"), queryset=Organization.objects.none(), required=False
+        label=_("Organization"),
+        queryset=Organization.objects.none(),
+        required=False,
+        empty_label=_("All organizations"),
     )
     role = forms.ChoiceField(
         label=_("Role"), choices=[("", _("All roles")), *Participant.Role.choices], required=False
@@ -140,7 +146,10 @@ class ParticipantFilterForm(BootstrapFilterMixin, forms.Form):
 class OrganizationFilterForm(BootstrapFilterMixin, forms.Form):
     q = forms.CharField(label=_("Search"), required=False)
     region = forms.ModelChoiceField(
-        label=_("Region"), queryset=Region.objects.none(), required=False
+        label=_("Region"),
+        queryset=Region.objects.none(),
+        required=False,
+        empty_label=_("All regions"),
     )
     kind = forms.ChoiceField(
         label=_("Kind"), choices=[("", _("All kinds")), *OrganizationKind.choices], required=False

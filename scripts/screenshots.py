@@ -1,0 +1,116 @@
+"""Take the README's screenshots of the real pages with headless chromium.
+
+Starts its own server on a scratch SQLite database with the demo network, signs in
+as the demo coordinator (password) and a demo participant (code read from the mail
+folder), and writes PNGs into docs/screenshots/.
+
+    .venv/bin/python scripts/screenshots.py
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "screenshots"
+PORT = 8765
+BASE = f"http://127.0.0.1:{PORT}"
+CODE = re.compile(r"^\s*([A-Z0-9]{4}-[A-Z0-9]{4})\s*$", re.MULTILINE)
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="hubless-shots-"))
+    mail = scratch / "mail"
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
+        "DATABASE_URL": f"sqlite:///{scratch}/db.sqlite3",
+        "EMAIL_URL": f"file://{mail}",
+        "SITE_URL": BASE,
+    }
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v0"], env=env, check=True)
+    subprocess.run([*manage, "seed_demo"], env=env, check=True, stdout=subprocess.DEVNULL)
+    bad = scratch / "participants-with-errors.csv"
+    bad.write_bytes(
+        "full_name,email,organization,region,joined_on,recruited_by\n"
+        "新田 一郎,i.nitta@example.jp,新田製作所,燕市,2026-10-01,k.yamamoto@example.jp\n"
+        "大野 二郎,ono@example,大野工業,長岡市,2026/10/01,\n"
+        "山本 健一,K.Yamamoto@example.jp,山本金属工業株式会社,燕市,2025-04-19,nobody@example.jp\n".encode("cp932")
+    )
+    server = subprocess.Popen(
+        [*manage, "runserver", "--noreload", f"127.0.0.1:{PORT}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(BASE + "/healthz")
+                break
+            except OSError:
+                time.sleep(0.2)
+        shoot(mail, bad)
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def shoot(mail: Path, bad_csv: Path) -> None:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        desk = browser.new_context(locale="ja-JP", viewport={"width": 1280, "height": 860})
+        page = desk.new_page()
+        page.goto(BASE + "/accounts/login/")
+        page.screenshot(path=OUT / "login-ja.png", full_page=True)
+        page.fill("input[name=login]", "morita@example.jp")
+        page.fill("input[name=password]", "hubless-demo-2026")
+        page.click("main form button[type=submit]")
+        page.goto(BASE + "/n/demo/")
+        page.screenshot(path=OUT / "network-ja.png", full_page=True)
+        page.goto(BASE + "/n/demo/participants/")
+        page.screenshot(path=OUT / "participants-ja.png", full_page=True)
+        page.goto(BASE + "/n/demo/participants/?region=&q=&status=active")
+        page.click("button[name=language][value=en]")
+        page.wait_for_load_state()
+        page.screenshot(path=OUT / "participants-en.png", full_page=True)
+        page.click("button[name=language][value=ja]")
+        page.goto(BASE + "/n/demo/import/participants/")
+        page.set_input_files("input[type=file]", str(bad_csv))
+        page.click("main form button[type=submit]")
+        page.wait_for_load_state()
+        page.screenshot(path=OUT / "import-errors-ja.png", full_page=True)
+
+        phone = browser.new_context(locale="ja-JP", viewport={"width": 390, "height": 844},
+                                    is_mobile=True, has_touch=True, device_scale_factor=2)
+        page = phone.new_page()
+        page.goto(BASE + "/accounts/login/code/")
+        page.fill("input[name=email]", "m.sato@example.jp")
+        page.click("main form button[type=submit]")
+        page.wait_for_url(re.compile(r"/confirm/"))
+        page.screenshot(path=OUT / "login-code-phone-ja.png", full_page=True)
+        newest = max(mail.iterdir(), key=lambda f: f.stat().st_mtime)
+        page.fill("input[name=code]", CODE.search(newest.read_text()).group(1))
+        page.click("main form button[type=submit]")
+        page.wait_for_url(re.compile(r"/portal/"))
+        page.screenshot(path=OUT / "portal-phone-ja.png", full_page=True)
+        page.goto(BASE + "/n/demo/portal/profile/")
+        page.screenshot(path=OUT / "profile-phone-ja.png", full_page=True)
+        browser.close()
+    print("screenshots written to", OUT)
+
+
+if __name__ == "__main__":
+    main()
