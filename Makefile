@@ -29,7 +29,7 @@ system-deps:
 
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput -v0
-	$(PY) manage.py seed_demo
+	SITE_URL=http://$(HOST):$(PORT) $(PY) manage.py seed_demo
 	@echo "Hubless runs on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 

@@ -143,6 +143,25 @@ class ParticipantFilterForm(BootstrapFilterMixin, forms.Form):
         self.style_fields()
 
 
+class RegionFilterForm(BootstrapFilterMixin, forms.Form):
+    q = forms.CharField(label=_("Search"), required=False)
+    prefecture = forms.ChoiceField(label=_("Prefecture"), required=False)
+
+    def __init__(self, *args, network: Network, **kwargs):
+        super().__init__(*args, **kwargs)
+        prefectures = (
+            Region.objects.filter(network=network)
+            .exclude(prefecture="")
+            .order_by("prefecture")
+            .values_list("prefecture", flat=True)
+            .distinct()
+        )
+        self.fields["prefecture"].choices = [("", _("All prefectures"))] + [
+            (p, p) for p in prefectures
+        ]
+        self.style_fields()
+
+
 class OrganizationFilterForm(BootstrapFilterMixin, forms.Form):
     q = forms.CharField(label=_("Search"), required=False)
     region = forms.ModelChoiceField(

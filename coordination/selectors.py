@@ -24,13 +24,13 @@ def network_summary(*, network: Network) -> dict:
     return counts
 
 
-def region_list(*, network: Network) -> QuerySet[Region]:
+def region_list(*, network: Network, q: str = "", prefecture: str = "") -> QuerySet[Region]:
     today = timezone.localdate()
     active = Q(organizations__participants__joined_on__lte=today) & (
         Q(organizations__participants__left_on__isnull=True)
         | Q(organizations__participants__left_on__gt=today)
     )
-    return (
+    qs = (
         Region.objects.filter(network=network)
         .select_related("network")
         .annotate(
@@ -39,6 +39,11 @@ def region_list(*, network: Network) -> QuerySet[Region]:
         )
         .order_by("name")
     )
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(municipality_code__startswith=q))
+    if prefecture:
+        qs = qs.filter(prefecture=prefecture)
+    return qs
 
 
 def organization_list(

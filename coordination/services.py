@@ -278,19 +278,22 @@ def _run(dry_run: bool, work) -> ImportResult:
     return result
 
 
-def _cells(row_number: int, row: dict, parsers: dict, errors: list[RowError]) -> dict | None:
-    values, ok = {}, True
+def _cells(row_number: int, row: dict, parsers: dict, errors: list[RowError]) -> dict:
+    """Parse every cell; a cell that fails is reported and reads as None, so that the
+    row's other checks still run and the whole list of problems comes out at once."""
+    values = {}
     for column, parse in parsers.items():
         try:
             values[column] = parse(row.get(column, ""))
         except CellError as exc:
             errors.append(RowError(row_number, column, str(exc)))
-            ok = False
-    return values if ok else None
+            values[column] = None
+    return values
 
 
-def _coordinates(row_number: int, values: dict, errors: list[RowError]) -> None:
-    if (values["latitude"] is None) != (values["longitude"] is None):
+def _coordinates(row_number: int, row: dict, values: dict, errors: list[RowError]) -> None:
+    given = [row.get(c, "") not in ("", None) for c in ("latitude", "longitude")]
+    if given[0] != given[1]:
         errors.append(
             RowError(row_number, "latitude", _("Give both latitude and longitude, or neither."))
         )
@@ -311,14 +314,12 @@ def regions_import(*, network: Network, data: bytes, filename: str, dry_run: boo
     seen: dict[str, int] = {}
     for number, row in table.rows:
         values = _cells(number, row, parsers, errors)
-        if values is None:
-            continue
         # Only the columns present in the file are written: a file without population
         # leaves the stored population alone.
         values = {k: v for k, v in values.items() if k in table.columns}
         values.setdefault("latitude", None)
         values.setdefault("longitude", None)
-        _coordinates(number, values, errors)
+        _coordinates(number, row, values, errors)
         code = values.get("municipality_code", "")
         if code and not (code.isdigit() and len(code) in (5, 6)):
             errors.append(
@@ -329,7 +330,7 @@ def regions_import(*, network: Network, data: bytes, filename: str, dry_run: boo
                 )
             )
         key = values["name"]
-        if key in seen:
+        if key and key in seen:
             errors.append(
                 RowError(
                     number,
@@ -392,14 +393,12 @@ def participants_import(
     org_facts: dict[str, dict] = {}
     for number, row in table.rows:
         values = _cells(number, row, parsers, errors)
-        if values is None:
-            continue
-        _coordinates(number, values, errors)
-        if values["left_on"] and values["left_on"] < values["joined_on"]:
+        _coordinates(number, row, values, errors)
+        if values["left_on"] and values["joined_on"] and values["left_on"] < values["joined_on"]:
             errors.append(
                 RowError(number, "left_on", _("Left before joining (joined_on is later)."))
             )
-        if values["region"] not in regions:
+        if values["region"] and values["region"] not in regions:
             known = ", ".join(sorted(regions)) or _("none yet; import regions first")
             errors.append(
                 RowError(
@@ -410,7 +409,7 @@ def participants_import(
                 )
             )
         mail = values["email"]
-        if mail in emails_in_file:
+        if mail and mail in emails_in_file:
             errors.append(
                 RowError(
                     number,
@@ -436,7 +435,10 @@ def participants_import(
                         % {"email": recruiter},
                     )
                 )
-        emails_in_file.setdefault(mail, number)
+        if mail:
+            emails_in_file.setdefault(mail, number)
+        if not (values["organization"] and values["region"]):
+            continue
 
         facts = {"region": values["region"]}
         if values["organization_kind"]:

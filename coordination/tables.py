@@ -217,7 +217,9 @@ def number(value: object, *, low: float, high: float) -> float | None:
     if value == "" or value is None:
         return None
     try:
-        result = float(str(value).replace(",", ""))
+        # No comma stripping here: in "37,5" it may be a decimal comma, and guessing
+        # would store a wrong coordinate silently.
+        result = float(str(value))
     except ValueError:
         raise CellError(_("%(value)r is not a number.") % {"value": value}) from None
     if not (low <= result <= high):

@@ -19,6 +19,7 @@ from .forms import (
     ParticipantFilterForm,
     ParticipantForm,
     ProfileForm,
+    RegionFilterForm,
     RegionForm,
 )
 from .models import ImportRun, Organization, Participant, Region
@@ -131,12 +132,19 @@ def _querystring_without_page(request) -> str:
 @login_required
 def region_list(request, slug):
     network = get_network_for_user(request.user, slug, VIEW)
+    filters = RegionFilterForm(request.GET or None, network=network)
+    criteria = filters.cleaned_data if filters.is_valid() else {}
+    regions = selectors.region_list(
+        network=network, q=criteria.get("q", ""), prefecture=criteria.get("prefecture", "")
+    )
     return render(
         request,
         "coordination/region_list.html",
         {
             "network": network,
-            "regions": selectors.region_list(network=network),
+            "filters": filters,
+            "page": _page(request, regions),
+            "querystring": _querystring_without_page(request),
             "can_manage": request.user.has_perm(MANAGE, network),
         },
     )

@@ -45,11 +45,15 @@ def main() -> None:
         "full_name,email,organization,region,joined_on,recruited_by\n"
         "新田 一郎,i.nitta@example.jp,新田製作所,燕市,2026-10-01,k.yamamoto@example.jp\n"
         "大野 二郎,ono@example,大野工業,長岡市,2026/10/01,\n"
-        "山本 健一,K.Yamamoto@example.jp,山本金属工業株式会社,燕市,2025-04-19,nobody@example.jp\n".encode("cp932")
+        "山本 健一,K.Yamamoto@example.jp,山本金属工業株式会社,燕市,2025-04-19,nobody@example.jp\n".encode(
+            "cp932"
+        )
     )
     server = subprocess.Popen(
         [*manage, "runserver", "--noreload", f"127.0.0.1:{PORT}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         for _ in range(100):
@@ -67,9 +71,16 @@ def main() -> None:
 def shoot(mail: Path, bad_csv: Path) -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         desk = browser.new_context(locale="ja-JP", viewport={"width": 1280, "height": 860})
         page = desk.new_page()
@@ -93,8 +104,13 @@ def shoot(mail: Path, bad_csv: Path) -> None:
         page.wait_for_load_state()
         page.screenshot(path=OUT / "import-errors-ja.png", full_page=True)
 
-        phone = browser.new_context(locale="ja-JP", viewport={"width": 390, "height": 844},
-                                    is_mobile=True, has_touch=True, device_scale_factor=2)
+        phone = browser.new_context(
+            locale="ja-JP",
+            viewport={"width": 390, "height": 844},
+            is_mobile=True,
+            has_touch=True,
+            device_scale_factor=2,
+        )
         page = phone.new_page()
         page.goto(BASE + "/accounts/login/code/")
         page.fill("input[name=email]", "m.sato@example.jp")

@@ -252,3 +252,17 @@ def test_pages_render_in_japanese_by_default_and_english_on_request(
     assert "Participants" in client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     client.post(reverse("set_language"), {"language": "en", "next": url})
     assert "Participants" in client.get(url).content.decode()
+
+
+def test_region_list_searches_and_filters_by_prefecture(
+    client, coordinator, network, region_a, region_b
+):
+    factories.RegionFactory(
+        network=network, name="Sapporo", prefecture="北海道", municipality_code="01100"
+    )
+    client.force_login(coordinator)
+    url = reverse("region_list", args=[network.slug])
+    html = client.get(url, {"q": "011"}).content.decode()
+    assert "Sapporo" in html and "Tsubame" not in html
+    html = client.get(url, {"prefecture": "北海道"}).content.decode()
+    assert "Sapporo" in html and "Uonuma" not in html

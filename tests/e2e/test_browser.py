@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
@@ -19,7 +20,7 @@ CODE = re.compile(r"^\s*([A-Z0-9]{4}-[A-Z0-9]{4})\s*$", re.MULTILINE)
 @pytest.fixture
 def demo_network(settings):
     settings.LANGUAGE_CODE = "ja"
-    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    call_command("seed_demo", stdout=io.StringIO())
 
 
 def _sign_in_with_password(page, email, password):
@@ -77,7 +78,9 @@ def test_coordinator_imports_participants_with_a_preview(page, demo_network, tmp
     csv_file = tmp_path / "newcomers.csv"
     csv_file.write_bytes(
         "full_name,email,organization,region,joined_on,recruited_by\n"
-        "新田 一郎,i.nitta@example.jp,新田製作所,燕市,2026-10-01,k.yamamoto@example.jp\n".encode("cp932")
+        "新田 一郎,i.nitta@example.jp,新田製作所,燕市,2026-10-01,k.yamamoto@example.jp\n".encode(
+            "cp932"
+        )
     )
     _sign_in_with_password(page, demo.COORDINATOR_EMAIL, demo.PASSWORD)
     page.goto(page.base + "/n/demo/import/participants/")

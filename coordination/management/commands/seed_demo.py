@@ -27,6 +27,6 @@ class Command(BaseCommand):
             f"  coordinator: {demo.COORDINATOR_EMAIL} / password {demo.PASSWORD}\n"
             f"  researcher:  {demo.RESEARCHER_EMAIL} / password {demo.PASSWORD}\n"
             f"  participant: {demo.PEOPLE[1][2]} (or any other demo participant): choose\n"
-            "               'Send me a sign-in code'; the e-mail with the code is printed\n"
-            "               in the terminal that runs the server.\n"
+            "               'ログインコードを送信する' (Send me a sign-in code); the e-mail\n"
+            "               with the code is printed in the terminal that runs the server.\n"
         )
