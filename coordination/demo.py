@@ -197,17 +197,8 @@ def demo_seed() -> DemoResult:
         filename="regions.csv",
         dry_run=False,
     )
-    header = [
-        "full_name",
-        "name_kana",
-        "email",
-        "organization",
-        "organization_kind",
-        "region",
-        "role",
-        "joined_on",
-        "recruited_by",
-    ]
+    header = ["full_name", "name_kana", "email", "organization", "organization_kind"]
+    header += ["region", "role", "joined_on", "recruited_by"]
     people = services.participants_import(
         network=network, data=_csv(header, PEOPLE), filename="participants.csv", dry_run=False
     )

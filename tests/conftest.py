@@ -84,35 +84,30 @@ def researcher(network):
     return user
 
 
-@pytest.fixture
-def member_a(network, region_a):
-    """A participant (member) of region A, with a sign-in account."""
-    user = _verified_user("member.a@example.com")
+def _member(network, region, letter: str) -> Participant:
+    user = _verified_user(f"member.{letter.lower()}@example.com")
     return factories.ParticipantFactory(
         network=network,
         email=user.email,
         user=user,
-        full_name="Member A",
+        full_name=f"Member {letter}",
         organization=factories.OrganizationFactory(
-            network=network, region=region_a, name="A Works"
+            network=network, region=region, name=f"{letter} Works"
         ),
         joined_on=dt.date(2025, 4, 19),
     )
+
+
+@pytest.fixture
+def member_a(network, region_a):
+    """A participant (member) of region A, with a sign-in account."""
+    return _member(network, region_a, "A")
 
 
 @pytest.fixture
 def member_b(network, region_b):
-    user = _verified_user("member.b@example.com")
-    return factories.ParticipantFactory(
-        network=network,
-        email=user.email,
-        user=user,
-        full_name="Member B",
-        organization=factories.OrganizationFactory(
-            network=network, region=region_b, name="B Works"
-        ),
-        joined_on=dt.date(2025, 4, 19),
-    )
+    """A participant (member) of region B, with a sign-in account."""
+    return _member(network, region_b, "B")
 
 
 @pytest.fixture
