@@ -146,3 +146,20 @@ def test_invitation_link_dies_when_the_address_changes(client, member_a):
 
 def test_a_forged_invitation_token_is_refused(client, member_a):
     assert client.get(reverse("portal_welcome", args=["not-a-token"])).status_code == 404
+
+
+def test_a_freshly_invited_participant_signs_in_by_code(client, network, django_capture_on_commit_callbacks):
+    from allauth.account.models import EmailAddress
+
+    from coordination import services
+    from tests.factories import ParticipantFactory
+
+    person = ParticipantFactory(network=network, email="new.member@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.participants_invite(network=network, participant_ids=[person.pk])
+    assert not EmailAddress.objects.get(email="new.member@example.com").verified
+    response = _sign_in_by_code(client, "new.member@example.com")
+    assert response.status_code == 302
+    assert client.get(reverse("home")).url == reverse("portal_home", args=[network.slug])
+    # Receiving the code proved the address.
+    assert EmailAddress.objects.get(email="new.member@example.com").verified
