@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from . import emails, selectors, services
-from .forms import (
+from .. import emails, selectors, services
+from ..forms import (
     ImportForm,
     NetworkForm,
     OrganizationFilterForm,
@@ -22,8 +22,8 @@ from .forms import (
     RegionFilterForm,
     RegionForm,
 )
-from .models import ImportRun, Organization, Participant, Region
-from .permissions import get_network_for_user, networks_for_user
+from ..models import ImportRun, Organization, Participant, Region
+from ..permissions import get_network_for_user, networks_for_user
 
 VIEW = "coordination.view_network"
 MANAGE = "coordination.manage_network"

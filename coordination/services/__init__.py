@@ -1,0 +1,5 @@
+"""Every write of the coordination app, one module per subject; import from here."""
+
+from .events import *  # noqa: F403
+from .imports import *  # noqa: F403
+from .people import *  # noqa: F403
