@@ -1,7 +1,18 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import ImportRun, Network, NetworkRole, Organization, Participant, Region
+from .models import (
+    Event,
+    ImportRun,
+    Invitation,
+    InvitationNotice,
+    Network,
+    NetworkRole,
+    Organization,
+    Participant,
+    Region,
+    RsvpToken,
+)
 
 
 class NetworkRoleInline(admin.TabularInline):
@@ -55,3 +66,54 @@ class ImportRunAdmin(admin.ModelAdmin):
     list_filter = ("kind", "status")
     exclude = ("content",)
     readonly_fields = ("report",)
+
+
+class InvitationInline(admin.TabularInline):
+    model = Invitation
+    extra = 0
+    raw_id_fields = ("participant",)
+    readonly_fields = (
+        "answered_at",
+        "waitlisted_at",
+        "mailed_sequence",
+        "mailed_at",
+        "checked_in_at",
+    )
+
+
+@admin.register(Event)
+class EventAdmin(SimpleHistoryAdmin):
+    list_display = ("title", "network", "kind", "status", "starts_at", "capacity")
+    list_filter = ("network", "kind", "status")
+    search_fields = ("title", "venue")
+    raw_id_fields = ("proposed_by", "host_organization", "region")
+    readonly_fields = ("uid", "sequence")
+    inlines = [InvitationInline]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = (
+        "participant",
+        "event",
+        "answer",
+        "waitlisted_at",
+        "attended",
+        "mailed_sequence",
+    )
+    list_filter = ("answer", "attended", "walk_in")
+    raw_id_fields = ("participant", "event")
+    list_select_related = ("participant", "event")
+
+
+@admin.register(RsvpToken)
+class RsvpTokenAdmin(admin.ModelAdmin):
+    list_display = ("invitation", "created_at", "expires_at", "revoked", "last_used_at")
+    readonly_fields = ("digest",)
+    raw_id_fields = ("invitation",)
+
+
+@admin.register(InvitationNotice)
+class InvitationNoticeAdmin(admin.ModelAdmin):
+    list_display = ("invitation", "key", "sent_at")
+    raw_id_fields = ("invitation",)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -24,6 +25,11 @@ class Network(models.Model):
     )
     name = models.CharField(_("name"), max_length=200)
     description = models.TextField(_("description"), blank=True)
+    members_schedule_directly = models.BooleanField(
+        _("members schedule events directly"),
+        default=False,
+        help_text=_("Otherwise events proposed by members wait for the coordinator's approval."),
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
@@ -239,6 +245,9 @@ class Participant(models.Model):
         related_name="participations",
         verbose_name=_("sign-in account"),
     )
+    calendar_token = models.CharField(
+        _("calendar feed key"), max_length=64, unique=True, null=True, blank=True, editable=False
+    )
     invited_at = models.DateTimeField(_("invited at"), null=True, blank=True)
     invitation_sent_at = models.DateTimeField(_("invitation sent at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -322,3 +331,213 @@ class ImportRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.filename}"
+
+
+def _event_uid() -> str:
+    return f"{uuid.uuid4()}@hubless"
+
+
+class Event(models.Model):
+    """A meeting, site visit or other gathering; one calendar entry (UID) for its life."""
+
+    class Kind(models.TextChoices):
+        KICKOFF = "kickoff", _("Kickoff")
+        MEETING = "meeting", _("Meeting")
+        SITE_VISIT = "site_visit", _("Site visit")
+        WORKSHOP = "workshop", _("Workshop")
+        ONLINE = "online", _("Online meeting")
+        OTHER = "other", _("Other")
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", _("Proposed (awaiting approval)")
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        CANCELLED = "cancelled", _("Cancelled")
+        HELD = "held", _("Held")
+
+    network = models.ForeignKey(
+        Network, on_delete=models.CASCADE, related_name="events", verbose_name=_("network")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.MEETING)
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(
+        _("description"), blank=True, help_text=_("Markdown: **bold**, lists, links.")
+    )
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    region = models.ForeignKey(
+        Region,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="events",
+        verbose_name=_("region"),
+    )
+    venue = models.CharField(_("venue"), max_length=200, blank=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    host_organization = models.ForeignKey(
+        Organization,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="hosted_events",
+        verbose_name=_("host organization"),
+    )
+    online_url = models.URLField(_("online meeting link"), blank=True)
+    capacity = models.PositiveIntegerField(
+        _("capacity"), null=True, blank=True, help_text=_("Empty: no limit.")
+    )
+    rsvp_deadline = models.DateTimeField(_("answer by"), null=True, blank=True)
+    reminder_days = models.JSONField(_("reminders (days before)"), default=list, blank=True)
+    show_attendees = models.BooleanField(_("invitees see who else is coming"), default=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.DRAFT
+    )
+    proposed_by = models.ForeignKey(
+        Participant,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="proposed_events",
+        verbose_name=_("proposed by"),
+    )
+    uid = models.CharField(
+        _("calendar UID"), max_length=100, unique=True, default=_event_uid, editable=False
+    )
+    sequence = models.PositiveIntegerField(_("calendar revision"), default=0, editable=False)
+    attendance_recorded = models.BooleanField(_("attendance recorded"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        ordering = ["-starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="event_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(capacity__isnull=True) | Q(capacity__gte=1),
+                name="event_capacity_positive",
+            ),
+        ]
+        indexes = [models.Index(fields=["network", "starts_at"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("event_detail", args=[self.network.slug, self.pk])
+
+    def get_portal_url(self) -> str:
+        return reverse("portal_event", args=[self.network.slug, self.pk])
+
+    @property
+    def answer_deadline(self) -> dt.datetime:
+        return self.rsvp_deadline or self.starts_at
+
+    def answers_open(self, now: dt.datetime | None = None) -> bool:
+        now = now or timezone.now()
+        return self.status == self.Status.SCHEDULED and now <= self.answer_deadline
+
+
+class Invitation(models.Model):
+    """One participant invited to one event: their answer, place and attendance."""
+
+    class Answer(models.TextChoices):
+        PENDING = "pending", _("Not answered")
+        YES = "yes", _("Yes")
+        MAYBE = "maybe", _("Maybe")
+        NO = "no", _("No")
+
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("event")
+    )
+    participant = models.ForeignKey(
+        Participant,
+        on_delete=models.CASCADE,
+        related_name="invitations",
+        verbose_name=_("participant"),
+    )
+    answer = models.CharField(
+        _("answer"), max_length=10, choices=Answer.choices, default=Answer.PENDING
+    )
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    # A yes beyond capacity waits here, in the order of waitlisted_at.
+    waitlisted_at = models.DateTimeField(_("on the waiting list since"), null=True, blank=True)
+    attended = models.BooleanField(_("attended"), default=False)
+    checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
+    walk_in = models.BooleanField(_("walk-in"), default=False)
+    # The event revision last e-mailed to this person; claims make each mail go once.
+    mailed_sequence = models.IntegerField(_("calendar revision sent"), null=True, blank=True)
+    mailed_at = models.DateTimeField(_("mailed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        constraints = [
+            models.UniqueConstraint(fields=["event", "participant"], name="invitation_once"),
+            models.CheckConstraint(
+                condition=Q(waitlisted_at__isnull=True) | Q(answer="yes"),
+                name="invitation_only_yes_waits",
+            ),
+        ]
+        indexes = [models.Index(fields=["event", "answer"])]
+
+    def __str__(self) -> str:
+        return f"{self.participant} → {self.event}"
+
+    @property
+    def is_waitlisted(self) -> bool:
+        return self.waitlisted_at is not None
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.answer == self.Answer.YES and self.waitlisted_at is None
+
+
+class RsvpToken(models.Model):
+    """A secret in one e-mail's answer links. Only its SHA-256 is stored."""
+
+    invitation = models.ForeignKey(
+        Invitation, on_delete=models.CASCADE, related_name="tokens", verbose_name=_("invitation")
+    )
+    digest = models.CharField(_("digest"), max_length=64, unique=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    revoked = models.BooleanField(_("revoked"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("answer link")
+        verbose_name_plural = _("answer links")
+
+    def __str__(self) -> str:
+        return f"{self.invitation} ({self.digest[:8]}…)"
+
+
+class InvitationNotice(models.Model):
+    """One notice (a reminder, a waiting-list promotion) to one invitee, by key.
+
+    The row is created before the mail goes out, so a second run finds it and sends
+    nothing; a failed send deletes it again so that a retry can."""
+
+    invitation = models.ForeignKey(
+        Invitation, on_delete=models.CASCADE, related_name="notices", verbose_name=_("invitation")
+    )
+    key = models.CharField(_("notice"), max_length=60)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("notice sent")
+        verbose_name_plural = _("notices sent")
+        constraints = [
+            models.UniqueConstraint(fields=["invitation", "key"], name="notice_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.invitation}"

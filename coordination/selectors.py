@@ -7,7 +7,7 @@ import datetime as dt
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from .models import Network, Organization, Participant, Region
+from .models import Event, Invitation, Network, Organization, Participant, Region
 
 
 def network_summary(*, network: Network) -> dict:
@@ -118,3 +118,138 @@ def portal_directory(*, network: Network) -> QuerySet[Participant]:
 
 def participations_of(*, user) -> QuerySet[Participant]:
     return Participant.objects.filter(user=user).select_related("network", "organization__region")
+
+
+# --- events ------------------------------------------------------------------------------
+
+
+def _active_on(day: dt.date) -> Q:
+    return Q(joined_on__lte=day) & (Q(left_on__isnull=True) | Q(left_on__gt=day))
+
+
+def audience(
+    *,
+    event: Event,
+    everyone: bool = False,
+    regions: list[int] | tuple = (),
+    kinds: list[str] | tuple = (),
+    participant_ids: list[int] | tuple = (),
+) -> QuerySet[Participant]:
+    """Who an invitation reaches: participants active on the event's day, chosen by
+    the whole network, or any mix of regions, organization kinds and individuals."""
+    day = timezone.localtime(event.starts_at).date()
+    qs = Participant.objects.filter(network=event.network).filter(_active_on(day))
+    if not everyone:
+        chosen = Q(pk__in=list(participant_ids))
+        if regions:
+            chosen |= Q(organization__region__in=list(regions))
+        if kinds:
+            chosen |= Q(organization__kind__in=list(kinds))
+        if not (regions or kinds or participant_ids):
+            return qs.none()
+        qs = qs.filter(chosen)
+    return qs.select_related("organization__region").order_by(
+        "organization__region__name", "organization__name", "name_kana", "full_name"
+    )
+
+
+def event_list(*, network: Network, when: str = "", status: str = "") -> QuerySet[Event]:
+    now = timezone.now()
+    qs = (
+        Event.objects.filter(network=network)
+        .select_related("network", "region", "host_organization", "proposed_by")
+        .annotate(
+            invited=Count("invitations", distinct=True),
+            yes=Count(
+                "invitations",
+                filter=Q(invitations__answer="yes", invitations__waitlisted_at__isnull=True),
+                distinct=True,
+            ),
+            attended=Count("invitations", filter=Q(invitations__attended=True), distinct=True),
+        )
+    )
+    if when == "upcoming":
+        qs = qs.filter(ends_at__gte=now).order_by("starts_at")
+    elif when == "past":
+        qs = qs.filter(ends_at__lt=now).order_by("-starts_at")
+    else:
+        qs = qs.order_by("-starts_at")
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def event_invitations(*, event: Event) -> QuerySet[Invitation]:
+    return (
+        Invitation.objects.filter(event=event)
+        .select_related("participant__organization__region")
+        .order_by(
+            "participant__organization__region__name",
+            "participant__organization__name",
+            "participant__name_kana",
+            "participant__full_name",
+        )
+    )
+
+
+def event_answer_summary(*, event: Event) -> dict:
+    """Counts by answer (the waiting list apart), and by region and answer."""
+    rows = (
+        Invitation.objects.filter(event=event)
+        .values("participant__organization__region__name", "answer")
+        .annotate(
+            n=Count("pk"),
+            waiting=Count("pk", filter=Q(waitlisted_at__isnull=False)),
+            came=Count("pk", filter=Q(attended=True)),
+        )
+    )
+    totals = {"pending": 0, "yes": 0, "maybe": 0, "no": 0, "waitlisted": 0, "attended": 0}
+    regions: dict[str, dict] = {}
+    for row in rows:
+        region = row["participant__organization__region__name"]
+        counts = regions.setdefault(region, {**{k: 0 for k in totals}})
+        confirmed = row["n"] - row["waiting"]
+        for bucket in (totals, counts):
+            bucket[row["answer"]] += confirmed if row["answer"] == "yes" else row["n"]
+            bucket["waitlisted"] += row["waiting"]
+            bucket["attended"] += row["came"]
+    totals["invited"] = sum(totals[k] for k in ("pending", "yes", "maybe", "no", "waitlisted"))
+    return {"totals": totals, "regions": dict(sorted(regions.items()))}
+
+
+def portal_invitations(*, participant: Participant) -> QuerySet[Invitation]:
+    return (
+        Invitation.objects.filter(participant=participant)
+        .exclude(event__status__in=[Event.Status.DRAFT, Event.Status.PROPOSED])
+        .select_related("event__network", "event__region", "event__host_organization")
+        .order_by("event__starts_at")
+    )
+
+
+def event_attendees_visible(*, event: Event) -> QuerySet[Invitation]:
+    """Who is coming, as shown to other invitees when the event allows it."""
+    return (
+        Invitation.objects.filter(event=event, answer="yes", waitlisted_at__isnull=True)
+        .select_related("participant__organization__region")
+        .order_by("participant__organization__region__name", "participant__name_kana")
+    )
+
+
+def due_reminders(*, now: dt.datetime) -> list[tuple[int, str]]:
+    """(invitation, key) pairs whose scheduled reminder is due; sending claims each."""
+    horizon = now + dt.timedelta(days=60)
+    events = Event.objects.filter(
+        status=Event.Status.SCHEDULED, starts_at__gt=now, starts_at__lte=horizon
+    ).exclude(reminder_days=[])
+    due: list[tuple[int, str]] = []
+    for event in events:
+        for days in event.reminder_days:
+            at = event.starts_at - dt.timedelta(days=int(days))
+            if at > now:
+                continue
+            # Someone invited after the reminder's time was just told, so skip them.
+            invitations = event.invitations.filter(created_at__lte=at).exclude(
+                answer=Invitation.Answer.NO
+            )
+            due += [(pk, f"remind:{days}d") for pk in invitations.values_list("pk", flat=True)]
+    return due

@@ -37,6 +37,44 @@ urlpatterns = [
     path("n/<slug:slug>/import/<str:kind>/", views.import_upload, name="import_upload"),
     path("n/<slug:slug>/imports/<int:pk>/", views.import_detail, name="import_detail"),
     path("n/<slug:slug>/imports/<int:pk>/apply/", views.import_apply, name="import_apply"),
+    # events: the coordinator's pages
+    path("n/<slug:slug>/events/", views.event_list, name="event_list"),
+    path("n/<slug:slug>/events/new/", views.event_create, name="event_create"),
+    path("n/<slug:slug>/events/<int:pk>/", views.event_detail, name="event_detail"),
+    path("n/<slug:slug>/events/<int:pk>/edit/", views.event_edit, name="event_edit"),
+    path("n/<slug:slug>/events/<int:pk>/invite/", views.event_audience, name="event_audience"),
+    path(
+        "n/<slug:slug>/events/<int:pk>/do/<str:action>/",
+        views.event_action,
+        name="event_action",
+    ),
+    path(
+        "n/<slug:slug>/events/<int:pk>/export.<str:fmt>",
+        views.event_export,
+        name="event_export",
+    ),
+    path(
+        "n/<slug:slug>/events/<int:pk>/sign-in-sheet/",
+        views.event_signin_sheet,
+        name="event_signin_sheet",
+    ),
+    path("n/<slug:slug>/events/<int:pk>/check-in/", views.event_checkin, name="event_checkin"),
+    # events: the participants' pages, answer links, calendar feed
+    path("n/<slug:slug>/portal/events/", views.portal_events, name="portal_events"),
+    path(
+        "n/<slug:slug>/portal/events/propose/",
+        views.portal_event_propose,
+        name="portal_event_propose",
+    ),
+    path("n/<slug:slug>/portal/events/<int:pk>/", views.portal_event, name="portal_event"),
+    path(
+        "n/<slug:slug>/portal/events/<int:pk>/event.ics",
+        views.portal_event_ics,
+        name="portal_event_ics",
+    ),
+    path("n/<slug:slug>/portal/calendar/", views.portal_calendar, name="portal_calendar"),
+    path("calendar/<str:token>.ics", views.calendar_feed, name="calendar_feed"),
+    path("rsvp/<int:invitation_id>/<str:token>/", views.rsvp, name="rsvp"),
     path("n/<slug:slug>/portal/", views.portal_home, name="portal_home"),
     path("n/<slug:slug>/portal/profile/", views.portal_profile, name="portal_profile"),
 ]

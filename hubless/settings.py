@@ -315,6 +315,14 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    # Each entry expires before the next run, so a backlog never piles up.
+    "event-reminders": {
+        "task": "coordination.tasks.send_due_reminders",
+        "schedule": 15 * 60,
+        "options": {"expires": 14 * 60},
+    },
+}
 
 # Security. Everything below is on whenever DEBUG is false; `check --deploy` passes.
 SECURE_CONTENT_TYPE_NOSNIFF = True

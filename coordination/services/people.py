@@ -171,5 +171,3 @@ def participant_claim_invitation(*, participant_id: int, invited_at: str) -> Par
 
 def participant_unclaim_invitation(*, participant_id: int) -> None:
     Participant.objects.filter(pk=participant_id).update(invitation_sent_at=None)
-
-
