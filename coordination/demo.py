@@ -218,4 +218,127 @@ def demo_seed() -> DemoResult:
             email=participant.email, display_name=participant.full_name
         )
         participant.save(update_fields=["user"])
+    _seed_events(network)
     return DemoResult(network=network, created=created, participants=people)
+
+
+# title, kind, start (Asia/Tokyo), hours, region, venue, host organization, status
+EVENTS = [
+    (
+        "キックオフ会議",
+        "kickoff",
+        "2025-04-19 13:30",
+        4,
+        "燕市",
+        "燕市産業史料館 研修室",
+        "",
+        "held",
+    ),
+    (
+        "燕の工場見学（研磨・プレス）",
+        "site_visit",
+        "2025-08-23 10:00",
+        5,
+        "燕市",
+        "有限会社佐藤研磨製作所",
+        "有限会社佐藤研磨製作所",
+        "held",
+    ),
+    (
+        "第2回交流会：災害時の相互支援を考える",
+        "meeting",
+        "2025-11-08 14:00",
+        3,
+        "魚沼市",
+        "魚沼市小出郷文化会館",
+        "",
+        "held",
+    ),
+    (
+        "魚沼の工場見学（樹脂成形）",
+        "site_visit",
+        "2026-05-16 10:00",
+        5,
+        "魚沼市",
+        "中村プラスチック工業株式会社",
+        "中村プラスチック工業株式会社",
+        "held",
+    ),
+    (
+        "第3回交流会：共同受注の進め方",
+        "meeting",
+        "2026-10-17 14:00",
+        3,
+        "燕市",
+        "燕三条地場産業振興センター",
+        "",
+        "held",
+    ),
+    (
+        "新年交流会と2027年の計画",
+        "meeting",
+        "2027-01-23 14:00",
+        3,
+        "魚沼市",
+        "魚沼市商工会 会議室",
+        "",
+        "scheduled",
+    ),
+]
+
+
+def _seed_events(network: Network) -> None:
+    """Five past meetings and visits with attendance, and one coming meeting with
+    some answers in: the portal and the event pages have something to show. Built
+    directly (no e-mails go out for history)."""
+    import datetime as dt
+    import zoneinfo
+
+    from .models import Event, Invitation, Organization, Region
+
+    tokyo = zoneinfo.ZoneInfo("Asia/Tokyo")
+    people = list(Participant.objects.filter(network=network).order_by("pk"))
+    for index, (title, kind, start, hours, region, venue, host, status) in enumerate(EVENTS):
+        starts = dt.datetime.strptime(start, "%Y-%m-%d %H:%M").replace(tzinfo=tokyo)
+        event, created = Event.objects.get_or_create(
+            network=network,
+            title=title,
+            defaults={
+                "kind": kind,
+                "starts_at": starts,
+                "ends_at": starts + dt.timedelta(hours=hours),
+                "region": Region.objects.get(network=network, name=region),
+                "venue": venue,
+                "host_organization": Organization.objects.filter(
+                    network=network, name=host
+                ).first(),
+                "status": status,
+                "attendance_recorded": status == "held",
+                "capacity": 20,
+                "rsvp_deadline": starts - dt.timedelta(days=7),
+                "reminder_days": [7, 1],
+                "description": "燕市・魚沼市の参加者の交流と学び合いの場です。\n\n- 各社の近況報告\n- 見学・意見交換\n- 懇親会（希望者）",
+            },
+        )
+        if not created:
+            continue
+        invited = [p for p in people if p.joined_on <= starts.date()]
+        invitations = []
+        for number, person in enumerate(invited):
+            if status == "held":
+                # Most come; a rotating few cannot.
+                answer = "no" if (number + index) % 5 == 0 else "yes"
+            else:
+                answer = ["yes", "yes", "maybe", "pending", "no"][number % 5]
+            invitations.append(
+                Invitation(
+                    event=event,
+                    participant=person,
+                    answer=answer,
+                    answered_at=None if answer == "pending" else starts - dt.timedelta(days=10),
+                    attended=status == "held" and answer == "yes",
+                    mailed_sequence=event.sequence,
+                    mailed_at=starts - dt.timedelta(days=30),
+                )
+            )
+        Invitation.objects.bulk_create(invitations)

@@ -10,7 +10,7 @@ from .models import Network, Organization, OrganizationKind, Participant, Region
 class NetworkForm(forms.ModelForm):
     class Meta:
         model = Network
-        fields = ["name", "slug", "description"]
+        fields = ["name", "slug", "description", "members_schedule_directly"]
 
 
 class RegionForm(forms.ModelForm):

@@ -26,10 +26,12 @@ class NetworkExists(Exception):
 
 
 @transaction.atomic
-def network_create(*, slug: str, name: str, coordinator=None) -> Network:
+def network_create(
+    *, slug: str, name: str, coordinator=None, description: str = "", **options
+) -> Network:
     if Network.objects.filter(slug=slug).exists():
         raise NetworkExists(_("A network with the slug %(slug)s already exists.") % {"slug": slug})
-    network = Network.objects.create(slug=slug, name=name)
+    network = Network.objects.create(slug=slug, name=name, description=description, **options)
     if coordinator is not None:
         network_role_set(network=network, user=coordinator, role=NetworkRole.Role.COORDINATOR)
     return network

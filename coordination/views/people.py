@@ -7,6 +7,7 @@ from django.db import connection
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -62,11 +63,7 @@ def network_create(request):
         raise Http404
     form = NetworkForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        network = services.network_create(
-            slug=form.cleaned_data["slug"], name=form.cleaned_data["name"], coordinator=request.user
-        )
-        network.description = form.cleaned_data["description"]
-        network.save(update_fields=["description"])
+        network = services.network_create(**form.cleaned_data, coordinator=request.user)
         messages.success(request, _("Network created."))
         return redirect(network)
     return render(request, "coordination/form.html", {"form": form, "title": _("New network")})
@@ -420,6 +417,9 @@ def portal_home(request, slug):
             "network": me.network,
             "me": me,
             "directory": selectors.portal_directory(network=me.network),
+            "upcoming": selectors.portal_invitations(participant=me).filter(
+                event__ends_at__gte=timezone.now()
+            )[:5],
         },
     )
 

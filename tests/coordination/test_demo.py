@@ -4,7 +4,15 @@ import pytest
 from django.core.management import call_command
 
 from coordination import demo
-from coordination.models import Network, NetworkRole, Organization, Participant, Region
+from coordination.models import (
+    Event,
+    Invitation,
+    Network,
+    NetworkRole,
+    Organization,
+    Participant,
+    Region,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +36,8 @@ def _snapshot():
             )
         ),
         list(NetworkRole.objects.order_by("pk").values_list("pk", "user", "role")),
+        list(Event.objects.order_by("pk").values_list("pk", "title", "status", "sequence")),
+        list(Invitation.objects.order_by("pk").values_list("pk", "answer", "attended")),
     )
 
 
@@ -59,6 +69,11 @@ def test_seed_demo_builds_the_model_case_and_is_idempotent(capsys):
         == "coordinator"
     )
     assert all(p.user_id for p in Participant.objects.filter(network=network))
+    # Five meetings and site visits held (with attendance), one coming.
+    events = Event.objects.filter(network=network)
+    assert events.filter(status="held", attendance_recorded=True).count() == 5
+    assert events.filter(status="scheduled").count() == 1
+    assert Invitation.objects.filter(event__network=network, attended=True).exists()
 
 
 def test_demo_coordinator_signs_in_and_sees_both_regions_and_everyone(client):
