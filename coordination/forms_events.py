@@ -49,7 +49,8 @@ class EventForm(forms.ModelForm):
         self.fields["region"].queryset = Region.objects.filter(network=network)
         self.fields["host_organization"].queryset = Organization.objects.filter(network=network)
         for name in ("starts_at", "ends_at", "rsvp_deadline"):
-            self.fields[name].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
+            if name in self.fields:
+                self.fields[name].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
 
     def clean(self):
         data = super().clean()
@@ -92,6 +93,8 @@ class EventForm(forms.ModelForm):
 
 class ProposalForm(EventForm):
     """What a member fills in to propose an event."""
+
+    reminder_days = None  # the coordinator sets reminders when scheduling
 
     class Meta(EventForm.Meta):
         fields = [
