@@ -49,6 +49,14 @@ def main() -> None:
             "cp932"
         )
     )
+    # An answer link as the invitation e-mail would carry it, for the RSVP page.
+    rsvp_url = subprocess.run(
+        [*manage, "shell", "-c",
+         "from coordination.models import Invitation; from coordination.services import rsvp_token_issue;"
+         "i = Invitation.objects.filter(event__status='scheduled', participant__email='k.yamamoto@example.jp').get();"
+         "print(f'/rsvp/{i.pk}/{rsvp_token_issue(invitation=i)}/?answer=yes')"],
+        env=env, check=True, capture_output=True, text=True,
+    ).stdout.strip().splitlines()[-1]
     server = subprocess.Popen(
         [*manage, "runserver", "--noreload", f"127.0.0.1:{PORT}"],
         env=env,
@@ -62,13 +70,13 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.2)
-        shoot(mail, bad)
+        shoot(mail, bad, rsvp_url)
     finally:
         server.terminate()
         server.wait()
 
 
-def shoot(mail: Path, bad_csv: Path) -> None:
+def shoot(mail: Path, bad_csv: Path, rsvp_url: str) -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path="/usr/bin/chromium",
@@ -103,15 +111,35 @@ def shoot(mail: Path, bad_csv: Path) -> None:
         page.click("main form button[type=submit]")
         page.wait_for_load_state()
         page.screenshot(path=OUT / "import-errors-ja.png", full_page=True)
+        page.goto(BASE + "/n/demo/events/?when=all")
+        page.screenshot(path=OUT / "events-ja.png", full_page=True)
+        page.click("text=新年交流会と2027年の計画")
+        page.wait_for_load_state()
+        event_url = page.url
+        page.screenshot(path=OUT / "event-detail-ja.png", full_page=True)
+        page.goto(event_url + "invite/?regions=1")
+        page.screenshot(path=OUT / "event-audience-ja.png", full_page=True)
+        cookies = desk.cookies()
 
-        phone = browser.new_context(
-            locale="ja-JP",
-            viewport={"width": 390, "height": 844},
-            is_mobile=True,
-            has_touch=True,
-            device_scale_factor=2,
-        )
+        phone_size = {
+            "locale": "ja-JP",
+            "viewport": {"width": 390, "height": 844},
+            "is_mobile": True,
+            "has_touch": True,
+            "device_scale_factor": 2,
+        }
+        staff_phone = browser.new_context(**phone_size)
+        staff_phone.add_cookies(cookies)
+        page = staff_phone.new_page()
+        page.goto(event_url + "check-in/")
+        page.locator("#checkin-expected button").first.click()
+        page.wait_for_load_state()
+        page.screenshot(path=OUT / "checkin-phone-ja.png", full_page=True)
+
+        phone = browser.new_context(**phone_size)
         page = phone.new_page()
+        page.goto(BASE + rsvp_url)
+        page.screenshot(path=OUT / "rsvp-link-phone-ja.png", full_page=True)
         page.goto(BASE + "/accounts/login/code/")
         page.fill("input[name=email]", "m.sato@example.jp")
         page.click("main form button[type=submit]")
@@ -124,6 +152,11 @@ def shoot(mail: Path, bad_csv: Path) -> None:
         page.screenshot(path=OUT / "portal-phone-ja.png", full_page=True)
         page.goto(BASE + "/n/demo/portal/profile/")
         page.screenshot(path=OUT / "profile-phone-ja.png", full_page=True)
+        page.goto(BASE + "/n/demo/portal/events/")
+        page.screenshot(path=OUT / "portal-events-phone-ja.png", full_page=True)
+        page.locator("main a", has_text="新年交流会").first.click()
+        page.wait_for_load_state()
+        page.screenshot(path=OUT / "portal-event-phone-ja.png", full_page=True)
         browser.close()
     print("screenshots written to", OUT)
 
