@@ -49,7 +49,8 @@ def _send(invitation: Invitation, template: str, context: dict, *, calendar: boo
         message.attach(
             "invite.ics",
             ics.invitation_ics(invitation),
-            f"text/calendar; method={method}; charset=UTF-8",
+            # Django adds the charset itself; naming it here too sent it twice.
+            f"text/calendar; method={method}",
         )
     message.send()
 

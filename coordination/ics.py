@@ -58,7 +58,9 @@ def _vevent(event: Event, invitation: Invitation | None, *, cancelled: bool) -> 
         attendee = vCalAddress(f"mailto:{invitation.participant.email}")
         attendee.params["cn"] = vText(invitation.participant.full_name)
         attendee.params["role"] = vText("REQ-PARTICIPANT")
-        attendee.params["partstat"] = vText(PARTSTAT[invitation.answer])
+        # On the waiting list "yes" is not a place yet.
+        status = "TENTATIVE" if invitation.is_waitlisted else PARTSTAT[invitation.answer]
+        attendee.params["partstat"] = vText(status)
         attendee.params["rsvp"] = vText("FALSE")
         item.add("attendee", attendee, encode=0)
     return item
@@ -74,13 +76,20 @@ def _calendar(method: str) -> Calendar:
     return calendar
 
 
+def _to_ical(calendar: Calendar) -> bytes:
+    # Times carry TZID=Asia/Tokyo; RFC 5545 (3.2.19) requires a VTIMEZONE for each TZID,
+    # and clients without one (Outlook) may show the wrong time or refuse the entry.
+    calendar.add_missing_timezones()
+    return calendar.to_ical()
+
+
 def invitation_ics(invitation: Invitation) -> bytes:
     """What an invitation, update or cancellation e-mail carries."""
     event = invitation.event
     cancelled = event.status == Event.Status.CANCELLED
     calendar = _calendar("CANCEL" if cancelled else "REQUEST")
     calendar.add_component(_vevent(event, invitation, cancelled=cancelled))
-    return calendar.to_ical()
+    return _to_ical(calendar)
 
 
 def feed_ics(invitations: Iterable[Invitation], name: str) -> bytes:
@@ -93,7 +102,7 @@ def feed_ics(invitations: Iterable[Invitation], name: str) -> bytes:
         calendar.add_component(
             _vevent(event, invitation, cancelled=event.status == Event.Status.CANCELLED)
         )
-    return calendar.to_ical()
+    return _to_ical(calendar)
 
 
 def event_ics(event: Event, invitation: Invitation | None = None) -> bytes:
@@ -102,4 +111,4 @@ def event_ics(event: Event, invitation: Invitation | None = None) -> bytes:
     calendar.add_component(
         _vevent(event, invitation, cancelled=event.status == Event.Status.CANCELLED)
     )
-    return calendar.to_ical()
+    return _to_ical(calendar)

@@ -50,13 +50,24 @@ def main() -> None:
         )
     )
     # An answer link as the invitation e-mail would carry it, for the RSVP page.
-    rsvp_url = subprocess.run(
-        [*manage, "shell", "-c",
-         "from coordination.models import Invitation; from coordination.services import rsvp_token_issue;"
-         "i = Invitation.objects.filter(event__status='scheduled', participant__email='k.yamamoto@example.jp').get();"
-         "print(f'/rsvp/{i.pk}/{rsvp_token_issue(invitation=i)}/?answer=yes')"],
-        env=env, check=True, capture_output=True, text=True,
-    ).stdout.strip().splitlines()[-1]
+    rsvp_url = (
+        subprocess.run(
+            [
+                *manage,
+                "shell",
+                "-c",
+                "from coordination.models import Invitation; from coordination.services import rsvp_token_issue;"
+                "i = Invitation.objects.filter(event__status='scheduled', participant__email='k.yamamoto@example.jp').get();"
+                "print(f'/rsvp/{i.pk}/{rsvp_token_issue(invitation=i)}/?answer=yes')",
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     server = subprocess.Popen(
         [*manage, "runserver", "--noreload", f"127.0.0.1:{PORT}"],
         env=env,

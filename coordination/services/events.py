@@ -39,10 +39,18 @@ def _mail_invitees(event: Event) -> None:
 def event_save(*, network: Network, event: Event | None = None, data: dict) -> Event:
     """Create or edit an event. A scheduled event whose time or place changes gets a new
     calendar revision, and everyone already mailed gets the update."""
-    creating = event is None
+    creating = event is None or event._state.adding
     event = event or Event(network=network)
-    before = {f: getattr(event, f) for f in CALENDAR_FIELDS} if not creating else {}
-    old_capacity = event.capacity
+    # Compare with the stored row, not with the instance: a valid ModelForm has already
+    # copied the new values onto its instance, which would hide every change.
+    stored = None if creating else Event.objects.select_for_update().get(pk=event.pk)
+    before = {f: getattr(stored, f) for f in CALENDAR_FIELDS} if stored else {}
+    old_capacity = stored.capacity if stored else None
+    if stored is not None:
+        # Only the services change these; a stale instance must not undo them.
+        event.status = stored.status
+        event.sequence = stored.sequence
+        event.attendance_recorded = stored.attendance_recorded
     for key, value in data.items():
         setattr(event, key, value)
     event.reminder_days = sorted({int(d) for d in event.reminder_days or []}, reverse=True)
@@ -292,8 +300,16 @@ def invitation_answer(
 # --- attendance ---------------------------------------------------------------------------------
 
 
+ATTENDANCE_OPEN = (Event.Status.SCHEDULED, Event.Status.HELD)
+
+
 @transaction.atomic
 def invitation_check_in(*, invitation: Invitation, attended: bool) -> Invitation:
+    if (
+        Event.objects.values_list("status", flat=True).get(pk=invitation.event_id)
+        not in ATTENDANCE_OPEN
+    ):
+        raise EventError(_("Attendance can only be recorded for a scheduled or held event."))
     invitation.attended = attended
     invitation.checked_in_at = timezone.now() if attended else None
     invitation.save(update_fields=["attended", "checked_in_at"])
@@ -304,6 +320,8 @@ def invitation_check_in(*, invitation: Invitation, attended: bool) -> Invitation
 def event_add_walk_in(*, event: Event, participant: Participant) -> Invitation:
     if participant.network_id != event.network_id:
         raise EventError(_("The walk-in must be a participant of this network."))
+    if event.status not in ATTENDANCE_OPEN:
+        raise EventError(_("Attendance can only be recorded for a scheduled or held event."))
     invitation, _created = Invitation.objects.get_or_create(
         event=event, participant=participant, defaults={"walk_in": True}
     )
@@ -336,10 +354,12 @@ def notice_release(*, invitation_id: int, key: str) -> None:
     ).delete()
 
 
+@transaction.atomic
 def event_remind_now(*, event: Event, only_unanswered: bool = True) -> int:
     """The coordinator's "remind now": one reminder per person per click."""
     from ..tasks import send_reminder
 
+    event = Event.objects.get(pk=event.pk)
     if event.status != Event.Status.SCHEDULED:
         raise EventError(_("Only a scheduled event has reminders."))
     invitations = event.invitations.all()
@@ -351,7 +371,7 @@ def event_remind_now(*, event: Event, only_unanswered: bool = True) -> int:
     key = f"manual:{timezone.now().strftime('%Y%m%dT%H%M%S%f')}"
     ids = list(invitations.values_list("pk", flat=True))
     for pk in ids:
-        send_reminder.delay(pk, key)
+        _enqueue(send_reminder, pk, key)
     return len(ids)
 
 

@@ -148,7 +148,9 @@ def test_a_forged_invitation_token_is_refused(client, member_a):
     assert client.get(reverse("portal_welcome", args=["not-a-token"])).status_code == 404
 
 
-def test_a_freshly_invited_participant_signs_in_by_code(client, network, django_capture_on_commit_callbacks):
+def test_a_freshly_invited_participant_signs_in_by_code(
+    client, network, django_capture_on_commit_callbacks
+):
     from allauth.account.models import EmailAddress
 
     from coordination import services
