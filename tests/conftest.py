@@ -33,6 +33,12 @@ def _isolated(settings, tmp_path):
 
     cache.clear()
     yield
+    # Eager tasks run from many threads at once (the concurrency tests) race on
+    # Celery's global "inside a task" flag and can leave it set; every later
+    # result.get() in this process would then refuse to wait.
+    from celery import _state
+
+    _state._set_task_join_will_block(False)
 
 
 @pytest.fixture
