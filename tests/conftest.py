@@ -128,3 +128,67 @@ def outsider(other_network):
 def stranger(db):
     """Signed in, but belongs to no network at all."""
     return _verified_user("stranger@example.com", "correct horse battery")
+
+
+# --- a real Celery worker ------------------------------------------------------------
+
+
+def _database_url() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def worker(tmp_path):
+    """Starts `celery worker` (solo pool) on Redis against this test's PostgreSQL
+    database, with e-mail written to files; yields the mail folder. Skips without
+    REDIS_URL and PostgreSQL, and fails instead under CI=true."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from django.db import connection
+
+    from coordination.tasks import ping
+    from hubless.celery import app
+
+    if not os.environ.get("REDIS_URL") or connection.vendor != "postgresql":
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the worker tests with REDIS_URL and PostgreSQL")
+        pytest.skip("needs REDIS_URL and a PostgreSQL DATABASE_URL")
+    mail_dir = tmp_path / "mail"
+    mail_dir.mkdir()
+    log = (tmp_path / "worker.log").open("w")
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "EMAIL_URL": f"file://{mail_dir}",
+        "SITE_URL": "http://hubless.test",
+    }
+    app.control.purge()
+    command = [sys.executable, "-m", "celery", "-A", "hubless", "worker", "--pool", "solo"]
+    command += ["--without-mingle", "--without-gossip", "-l", "info"]
+    process = subprocess.Popen(
+        command,
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    app.conf.task_always_eager = False
+    try:
+        # The first round trip also waits for the worker to be ready.
+        assert ping.delay("ready").get(timeout=90) == "pong:ready"
+        yield mail_dir
+    finally:
+        app.conf.task_always_eager = True
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()

@@ -9,84 +9,23 @@ from __future__ import annotations
 
 import datetime as dt
 import email
-import os
-import subprocess
-import sys
 import time
 from email.message import Message
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from icalendar import Calendar
 
 from coordination import services
 from coordination.models import Event, Invitation, InvitationNotice
 from coordination.tasks import ping, send_due_reminders, send_invitation_mail
-from hubless.celery import app
 from tests import factories
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 # What Django's file backend writes after each message.
 SEPARATOR = b"\n" + b"-" * 79 + b"\n"
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@pytest.fixture
-def worker(tmp_path):
-    if not os.environ.get("REDIS_URL") or connection.vendor != "postgresql":
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the worker tests with REDIS_URL and PostgreSQL")
-        pytest.skip("needs REDIS_URL and a PostgreSQL DATABASE_URL")
-    mail_dir = tmp_path / "mail"
-    mail_dir.mkdir()
-    log = (tmp_path / "worker.log").open("w")
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "EMAIL_URL": f"file://{mail_dir}",
-        "SITE_URL": "http://hubless.test",
-    }
-    app.control.purge()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "hubless",
-            "worker",
-            "--pool",
-            "solo",
-            "--without-mingle",
-            "--without-gossip",
-            "-l",
-            "info",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    app.conf.task_always_eager = False
-    try:
-        assert ping.delay("ready").get(timeout=90) == "pong:ready"
-        yield mail_dir
-    finally:
-        app.conf.task_always_eager = True
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def _messages(folder: Path) -> list[Message]:
