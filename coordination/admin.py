@@ -2,6 +2,9 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import (
+    Bulletin,
+    BulletinAttachment,
+    Delivery,
     Event,
     ImportRun,
     Invitation,
@@ -117,3 +120,25 @@ class RsvpTokenAdmin(admin.ModelAdmin):
 class InvitationNoticeAdmin(admin.ModelAdmin):
     list_display = ("invitation", "key", "sent_at")
     raw_id_fields = ("invitation",)
+
+
+class BulletinAttachmentInline(admin.TabularInline):
+    model = BulletinAttachment
+    extra = 0
+
+
+@admin.register(Bulletin)
+class BulletinAdmin(admin.ModelAdmin):
+    list_display = ("subject", "network", "kind", "status", "scheduled_at", "started_at")
+    list_filter = ("network", "kind", "status")
+    search_fields = ("subject",)
+    raw_id_fields = ("event", "author")
+    inlines = [BulletinAttachmentInline]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ("participant", "bulletin", "status", "attempts", "sent_at", "read_at")
+    list_filter = ("status",)
+    raw_id_fields = ("participant", "bulletin")
+    list_select_related = ("participant", "bulletin")

@@ -10,7 +10,13 @@ from .models import Network, Organization, OrganizationKind, Participant, Region
 class NetworkForm(forms.ModelForm):
     class Meta:
         model = Network
-        fields = ["name", "slug", "description", "members_schedule_directly"]
+        fields = [
+            "name",
+            "slug",
+            "description",
+            "members_schedule_directly",
+            "track_bulletin_opens",
+        ]
 
 
 class RegionForm(forms.ModelForm):

@@ -30,6 +30,13 @@ class Network(models.Model):
         default=False,
         help_text=_("Otherwise events proposed by members wait for the coordinator's approval."),
     )
+    track_bulletin_opens = models.BooleanField(
+        _("track bulletin opens"),
+        default=False,
+        help_text=_(
+            "Adds an invisible image to bulletin e-mails to record opening. Off by default."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
@@ -541,3 +548,148 @@ class InvitationNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.invitation}"
+
+
+class Bulletin(models.Model):
+    """An e-mailed bulletin: invitations, reflections after a meeting, findings."""
+
+    class Kind(models.TextChoices):
+        ANNOUNCEMENT = "announcement", _("Announcement")
+        INVITATION = "invitation", _("Invitation")
+        REFLECTION = "reflection", _("Reflection")
+        LITERATURE_DIGEST = "literature_digest", _("Literature digest")
+        OTHER = "other", _("Other")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    network = models.ForeignKey(
+        Network, on_delete=models.CASCADE, related_name="bulletins", verbose_name=_("network")
+    )
+    kind = models.CharField(
+        _("kind"), max_length=30, choices=Kind.choices, default=Kind.ANNOUNCEMENT
+    )
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("body"), help_text=_("Markdown: **bold**, lists, links."))
+    event = models.ForeignKey(
+        Event,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="bulletins",
+        verbose_name=_("related event"),
+    )
+    # Who it goes to, as chosen: {"everyone": bool, "regions": [...], "kinds": [...],
+    # "participant_ids": [...]}; resolved into deliveries when sending starts.
+    audience = models.JSONField(_("audience"), default=dict, blank=True)
+    scheduled_at = models.DateTimeField(_("send at"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.DRAFT
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="bulletins",
+        verbose_name=_("author"),
+    )
+    started_at = models.DateTimeField(_("sending started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("sending finished"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("bulletin")
+        verbose_name_plural = _("bulletins")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="scheduled") | Q(scheduled_at__isnull=False),
+                name="bulletin_scheduled_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject
+
+    def get_absolute_url(self) -> str:
+        return reverse("bulletin_detail", args=[self.network.slug, self.pk])
+
+    def get_portal_url(self) -> str:
+        return reverse("portal_bulletin", args=[self.network.slug, self.pk])
+
+
+class BulletinAttachment(models.Model):
+    bulletin = models.ForeignKey(
+        Bulletin, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("bulletin")
+    )
+    file = models.FileField(_("file"), upload_to="bulletins/%Y/%m/")
+    filename = models.CharField(_("file name"), max_length=200)
+    content_type = models.CharField(_("type"), max_length=100)
+    size = models.PositiveIntegerField(_("size"))
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class Delivery(models.Model):
+    """One bulletin to one participant. Created when sending starts; claimed by a
+    conditional update before each attempt, so a recipient gets one message."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
+
+    bulletin = models.ForeignKey(
+        Bulletin, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("bulletin")
+    )
+    participant = models.ForeignKey(
+        Participant,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("participant"),
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    skip_reason = models.CharField(_("reason skipped"), max_length=40, blank=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    retry_at = models.DateTimeField(_("retry at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    read_at = models.DateTimeField(_("first read at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        constraints = [
+            models.UniqueConstraint(fields=["bulletin", "participant"], name="delivery_once"),
+        ]
+        indexes = [
+            models.Index(fields=["bulletin", "status"]),
+            models.Index(fields=["status", "claimed_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bulletin} → {self.participant}"
+
+    def message_id(self) -> str:
+        """The same for every attempt, so that receivers recognise a repeat."""
+        from email.utils import parseaddr
+
+        domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].partition("@")[2] or "hubless.localhost"
+        return f"<bulletin-{self.bulletin_id}.delivery-{self.pk}@{domain}>"

@@ -7,7 +7,16 @@ import datetime as dt
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from .models import Event, Invitation, Network, Organization, Participant, Region
+from .models import (
+    Bulletin,
+    Delivery,
+    Event,
+    Invitation,
+    Network,
+    Organization,
+    Participant,
+    Region,
+)
 
 
 def network_summary(*, network: Network) -> dict:
@@ -253,3 +262,94 @@ def due_reminders(*, now: dt.datetime) -> list[tuple[int, str]]:
             )
             due += [(pk, f"remind:{days}d") for pk in invitations.values_list("pk", flat=True)]
     return due
+
+
+# --- bulletins ------------------------------------------------------------------------
+
+
+def bulletin_audience(*, bulletin: Bulletin) -> QuerySet[Participant]:
+    """The people the bulletin's audience names, active today."""
+    chosen = bulletin.audience or {}
+    today = timezone.localdate()
+    qs = Participant.objects.filter(network=bulletin.network).filter(_active_on(today))
+    if not chosen.get("everyone"):
+        regions, kinds = chosen.get("regions") or [], chosen.get("kinds") or []
+        ids = chosen.get("participant_ids") or []
+        if not (regions or kinds or ids):
+            return qs.none()
+        q = Q(pk__in=ids)
+        if regions:
+            q |= Q(organization__region__in=regions)
+        if kinds:
+            q |= Q(organization__kind__in=kinds)
+        qs = qs.filter(q)
+    return qs.select_related("organization__region").order_by(
+        "organization__region__name", "organization__name", "name_kana", "full_name"
+    )
+
+
+def bulletin_list(*, network: Network) -> QuerySet[Bulletin]:
+    return (
+        Bulletin.objects.filter(network=network)
+        .select_related("network", "author", "event")
+        .annotate(
+            delivered=Count("deliveries", filter=Q(deliveries__status="sent")),
+            read=Count("deliveries", filter=Q(deliveries__read_at__isnull=False)),
+            failed=Count("deliveries", filter=Q(deliveries__status="failed")),
+        )
+        .order_by("-created_at")
+    )
+
+
+def bulletin_statistics(*, bulletin: Bulletin) -> dict:
+    """Delivered, failed (with reasons), skipped, read; read rate by region."""
+    by_status = dict(
+        Delivery.objects.filter(bulletin=bulletin)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    regions = []
+    for row in (
+        Delivery.objects.filter(bulletin=bulletin, status="sent")
+        .values("participant__organization__region__name")
+        .annotate(sent=Count("pk"), read=Count("pk", filter=Q(read_at__isnull=False)))
+        .order_by("participant__organization__region__name")
+    ):
+        regions.append(
+            {
+                "region": row["participant__organization__region__name"],
+                "sent": row["sent"],
+                "read": row["read"],
+                "rate": row["read"] / row["sent"] if row["sent"] else None,
+            }
+        )
+    sent = by_status.get("sent", 0)
+    read = Delivery.objects.filter(bulletin=bulletin, read_at__isnull=False).count()
+    return {
+        "queued": by_status.get("queued", 0) + by_status.get("sending", 0),
+        "sent": sent,
+        "failed": by_status.get("failed", 0),
+        "skipped": by_status.get("skipped", 0),
+        "read": read,
+        "read_rate": read / sent if sent else None,
+        "regions": regions,
+    }
+
+
+def bulletin_deliveries(*, bulletin: Bulletin, status: str = "") -> QuerySet[Delivery]:
+    qs = Delivery.objects.filter(bulletin=bulletin).select_related(
+        "participant__organization__region"
+    )
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("participant__organization__region__name", "participant__name_kana")
+
+
+def portal_bulletins(*, participant: Participant) -> QuerySet[Delivery]:
+    """What was sent to the participant, newest first (read or not)."""
+    return (
+        Delivery.objects.filter(participant=participant, status="sent")
+        .select_related("bulletin__network")
+        .order_by("-bulletin__started_at", "-pk")
+    )

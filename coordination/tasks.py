@@ -146,3 +146,126 @@ def send_due_reminders() -> int:
     for pk, key in due:
         send_reminder.delay(pk, key)
     return len(due)
+
+
+# --- bulletins ---------------------------------------------------------------------
+
+
+def _chunks(ids: list[int], size: int):
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+@shared_task
+def deliver_bulletin(bulletin_id: int) -> int:
+    """Fan out the queued deliveries in batches; each batch uses one SMTP connection."""
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from .models import Delivery
+
+    now = timezone.now()
+    ids = list(
+        Delivery.objects.filter(bulletin_id=bulletin_id, status=Delivery.Status.QUEUED)
+        .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for batch in _chunks(ids, services.BATCH_SIZE):
+        send_delivery_batch.delay(batch)
+    services.bulletin_finish_if_done(bulletin_id=bulletin_id)
+    return len(ids)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def send_delivery_batch(self, delivery_ids: list[int]) -> dict:
+    """Send one batch. Claimed rows only; each result is committed right after its
+    message, so a crash repeats at most the one message in flight."""
+    from django.core.mail import get_connection
+
+    from . import bulletin_mail
+    from .models import Delivery
+
+    claimed = services.deliveries_claim(delivery_ids=delivery_ids)
+    counts = {"sent": 0, "failed": 0, "retry": 0}
+    if not claimed:
+        return counts
+    deliveries = list(
+        Delivery.objects.filter(pk__in=claimed)
+        .select_related("bulletin__network", "participant")
+        .order_by("pk")
+    )
+    retries: dict[str, list[int]] = {}
+    connection = get_connection(fail_silently=False)
+    try:
+        connection.open()
+    except Exception as exc:
+        services.delivery_release(delivery_ids=claimed)
+        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 900)) from exc
+    try:
+        for index, delivery in enumerate(deliveries):
+            try:
+                bulletin_mail.build_message(delivery, connection).send()
+            except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+                # The connection is gone: this one counts as an attempt, the rest
+                # are untouched, and the whole remainder is tried again later.
+                services.delivery_failed(delivery_id=delivery.pk, error=str(exc), transient=True)
+                rest = [d.pk for d in deliveries[index + 1 :]]
+                services.delivery_release(delivery_ids=rest)
+                raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 900)) from exc
+            except smtplib.SMTPException as exc:
+                transient = services.is_transient(exc)
+                retry_at = services.delivery_failed(
+                    delivery_id=delivery.pk,
+                    error=f"{type(exc).__name__}: {exc}",
+                    transient=transient,
+                )
+                if retry_at is not None:
+                    retries.setdefault(retry_at.isoformat(), []).append(delivery.pk)
+                    counts["retry"] += 1
+                else:
+                    counts["failed"] += 1
+            else:
+                services.delivery_sent(delivery_id=delivery.pk)
+                counts["sent"] += 1
+    finally:
+        connection.close()
+    for at, ids in retries.items():
+        from datetime import datetime
+
+        send_delivery_batch.apply_async((ids,), eta=datetime.fromisoformat(at))
+    services.bulletin_finish_if_done(bulletin_id=deliveries[0].bulletin_id)
+    return counts
+
+
+@shared_task
+def send_scheduled_bulletins() -> int:
+    from .models import Bulletin
+
+    started = 0
+    for pk in services.bulletins_due():
+        try:
+            services.bulletin_send(bulletin=Bulletin(pk=pk))
+        except services.BulletinError:
+            continue  # taken back to draft or started by someone else meanwhile
+        started += 1
+    return started
+
+
+@shared_task
+def requeue_stuck_deliveries(older_than_seconds: int | None = None) -> int:
+    import datetime as dt
+
+    from .models import Delivery
+
+    kwargs = {}
+    if older_than_seconds is not None:
+        kwargs["older_than"] = dt.timedelta(seconds=older_than_seconds)
+    ids = services.deliveries_requeue_stuck(**kwargs)
+    by_bulletin: dict[int, list[int]] = {}
+    for pk, bulletin_id in Delivery.objects.filter(pk__in=ids).values_list("pk", "bulletin_id"):
+        by_bulletin.setdefault(bulletin_id, []).append(pk)
+    for bulletin_ids in by_bulletin.values():
+        for batch in _chunks(bulletin_ids, services.BATCH_SIZE):
+            send_delivery_batch.delay(batch)
+    return len(ids)

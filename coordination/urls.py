@@ -59,6 +59,32 @@ urlpatterns = [
         name="event_signin_sheet",
     ),
     path("n/<slug:slug>/events/<int:pk>/check-in/", views.event_checkin, name="event_checkin"),
+    # bulletins: the coordinator's pages
+    path("n/<slug:slug>/bulletins/", views.bulletin_list, name="bulletin_list"),
+    path("n/<slug:slug>/bulletins/new/", views.bulletin_create, name="bulletin_create"),
+    path("n/<slug:slug>/bulletins/preview/", views.bulletin_preview, name="bulletin_preview"),
+    path("n/<slug:slug>/bulletins/<int:pk>/", views.bulletin_detail, name="bulletin_detail"),
+    path("n/<slug:slug>/bulletins/<int:pk>/edit/", views.bulletin_edit, name="bulletin_edit"),
+    path(
+        "n/<slug:slug>/bulletins/<int:pk>/audience/",
+        views.bulletin_audience,
+        name="bulletin_audience",
+    ),
+    path(
+        "n/<slug:slug>/bulletins/<int:pk>/do/<str:action>/",
+        views.bulletin_action,
+        name="bulletin_action",
+    ),
+    path(
+        "n/<slug:slug>/bulletins/<int:pk>/attachments/<int:attachment>/",
+        views.bulletin_attachment,
+        name="bulletin_attachment",
+    ),
+    # bulletins: the participants' pages, unsubscribe (RFC 8058), the open pixel
+    path("n/<slug:slug>/portal/bulletins/", views.portal_bulletins, name="portal_bulletins"),
+    path("n/<slug:slug>/portal/bulletins/<int:pk>/", views.portal_bulletin, name="portal_bulletin"),
+    path("unsubscribe/<str:token>/", views.bulletin_unsubscribe, name="bulletin_unsubscribe"),
+    path("b/open/<str:token>.gif", views.bulletin_open, name="bulletin_open"),
     # events: the participants' pages, answer links, calendar feed
     path("n/<slug:slug>/portal/events/", views.portal_events, name="portal_events"),
     path(

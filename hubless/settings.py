@@ -315,7 +315,18 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+BULLETIN_RETRY_BASE_SECONDS = env_int("BULLETIN_RETRY_BASE_SECONDS", 60, minimum=1)
 CELERY_BEAT_SCHEDULE = {
+    "scheduled-bulletins": {
+        "task": "coordination.tasks.send_scheduled_bulletins",
+        "schedule": 60,
+        "options": {"expires": 55},
+    },
+    "stuck-deliveries": {
+        "task": "coordination.tasks.requeue_stuck_deliveries",
+        "schedule": 5 * 60,
+        "options": {"expires": 4 * 60},
+    },
     # Each entry expires before the next run, so a backlog never piles up.
     "event-reminders": {
         "task": "coordination.tasks.send_due_reminders",
