@@ -18,6 +18,7 @@ ALLOWED_TAGS = {
     "blockquote",
     "code",
     "pre",
+    "h1",
     "h2",
     "h3",
     "h4",
