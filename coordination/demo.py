@@ -219,6 +219,7 @@ def demo_seed() -> DemoResult:
         )
         participant.save(update_fields=["user"])
     _seed_events(network)
+    _seed_bulletins(network)
     return DemoResult(network=network, created=created, participants=people)
 
 
@@ -342,3 +343,64 @@ def _seed_events(network: Network) -> None:
                 )
             )
         Invitation.objects.bulk_create(invitations)
+
+
+# subject, kind, sent on
+BULLETINS = [
+    ("キックオフ会議のご案内", "invitation", "2025-03-20"),
+    ("キックオフを終えて：両地域の強みと課題", "reflection", "2025-04-28"),
+    ("燕の工場見学のご案内", "invitation", "2025-07-25"),
+    ("文献紹介：中越地震と事業継続の教訓", "literature_digest", "2025-09-10"),
+    ("第2回交流会を振り返って", "reflection", "2025-11-20"),
+    ("魚沼の工場見学のご案内", "invitation", "2026-04-15"),
+    ("他地域の視察から：地域間連携の先行事例", "literature_digest", "2026-07-08"),
+    ("第3回交流会を振り返って：共同受注に向けて", "reflection", "2026-10-30"),
+]
+
+
+def _seed_bulletins(network: Network) -> None:
+    """The eight bulletins of the model case, as sent, some read (no e-mails go out)."""
+    import datetime as dt
+    import zoneinfo
+
+    from django.contrib.auth import get_user_model
+
+    from .models import Bulletin, Delivery
+
+    tokyo = zoneinfo.ZoneInfo("Asia/Tokyo")
+    author = get_user_model().objects.filter(email=COORDINATOR_EMAIL).first()
+    people = list(Participant.objects.filter(network=network).order_by("pk"))
+    for index, (subject, kind, day) in enumerate(BULLETINS):
+        sent = dt.datetime.fromisoformat(day).replace(hour=9, tzinfo=tokyo)
+        bulletin, created = Bulletin.objects.get_or_create(
+            network=network,
+            subject=subject,
+            defaults={
+                "kind": kind,
+                "body": f"{subject}\n\n参加者の皆さま、いつもありがとうございます。\n\n"
+                "- 前回の振り返り\n- 次回に向けて\n\nコーディネーター 森田",
+                "audience": {"everyone": True},
+                "status": Bulletin.Status.SENT,
+                "author": author,
+                "started_at": sent,
+                "finished_at": sent + dt.timedelta(minutes=2),
+            },
+        )
+        if not created:
+            continue
+        Delivery.objects.bulk_create(
+            [
+                Delivery(
+                    bulletin=bulletin,
+                    participant=person,
+                    status=Delivery.Status.SENT,
+                    attempts=1,
+                    sent_at=sent,
+                    # Earlier bulletins were read more than the later ones.
+                    read_at=sent + dt.timedelta(hours=number + 1)
+                    if (number + index) % 3 != 0
+                    else None,
+                )
+                for number, person in enumerate(p for p in people if p.joined_on <= sent.date())
+            ]
+        )

@@ -420,6 +420,7 @@ def portal_home(request, slug):
             "upcoming": selectors.portal_invitations(participant=me).filter(
                 event__ends_at__gte=timezone.now()
             )[:5],
+            "bulletins": selectors.portal_bulletins(participant=me)[:3],
         },
     )
 

@@ -5,6 +5,8 @@ from django.core.management import call_command
 
 from coordination import demo
 from coordination.models import (
+    Bulletin,
+    Delivery,
     Event,
     Invitation,
     Network,
@@ -38,6 +40,7 @@ def _snapshot():
         list(NetworkRole.objects.order_by("pk").values_list("pk", "user", "role")),
         list(Event.objects.order_by("pk").values_list("pk", "title", "status", "sequence")),
         list(Invitation.objects.order_by("pk").values_list("pk", "answer", "attended")),
+        list(Delivery.objects.order_by("pk").values_list("pk", "status", "read_at")),
     )
 
 
@@ -74,6 +77,9 @@ def test_seed_demo_builds_the_model_case_and_is_idempotent(capsys):
     assert events.filter(status="held", attendance_recorded=True).count() == 5
     assert events.filter(status="scheduled").count() == 1
     assert Invitation.objects.filter(event__network=network, attended=True).exists()
+    # Eight bulletins, sent, some read.
+    assert Bulletin.objects.filter(network=network, status="sent").count() == 8
+    assert Delivery.objects.filter(bulletin__network=network, read_at__isnull=False).exists()
 
 
 def test_demo_coordinator_signs_in_and_sees_both_regions_and_everyone(client):
