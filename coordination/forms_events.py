@@ -133,6 +133,8 @@ class AudienceForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
 
+    empty_message = _("Choose who to invite.")
+
     def __init__(self, *args, network: Network, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["regions"].queryset = Region.objects.filter(network=network)
@@ -148,7 +150,7 @@ class AudienceForm(forms.Form):
             or data.get("kinds")
             or data.get("participants")
         ):
-            raise forms.ValidationError(_("Choose who to invite."))
+            raise forms.ValidationError(self.empty_message)
         return data
 
     def audience_kwargs(self) -> dict:
@@ -185,3 +187,7 @@ class WalkInForm(forms.Form):
             .exclude(invitations__event=event, invitations__attended=True)
             .select_related("organization")
         )
+
+
+class BulletinAudienceForm(AudienceForm):
+    empty_message = _("Choose who receives the bulletin.")

@@ -421,6 +421,9 @@ def portal_home(request, slug):
                 event__ends_at__gte=timezone.now()
             )[:5],
             "bulletins": selectors.portal_bulletins(participant=me)[:3],
+            "unread": selectors.portal_bulletins(participant=me)
+            .filter(read_at__isnull=True)
+            .count(),
         },
     )
 
