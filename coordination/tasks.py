@@ -204,14 +204,32 @@ def send_delivery_batch(self, delivery_ids: list[int]) -> dict:
         raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 900)) from exc
     try:
         for index, delivery in enumerate(deliveries):
+            # A long batch keeps its claims fresh, so the sweeper never takes live work.
+            services.delivery_touch(delivery_id=delivery.pk)
             try:
-                bulletin_mail.build_message(delivery, connection).send()
+                message = bulletin_mail.build_message(delivery, connection)
+            except Exception as exc:
+                # Not the mail server: this message cannot be built (an attachment gone
+                # from storage...). Fail it with the reason instead of looping the batch.
+                log.exception("bulletin delivery %s cannot be built", delivery.pk)
+                services.delivery_failed(
+                    delivery_id=delivery.pk, error=f"{type(exc).__name__}: {exc}", transient=False
+                )
+                counts["failed"] += 1
+                continue
+            try:
+                message.send()
             except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
                 # The connection is gone: this one counts as an attempt, the rest
                 # are untouched, and the whole remainder is tried again later.
-                services.delivery_failed(delivery_id=delivery.pk, error=str(exc), transient=True)
+                retry_at = services.delivery_failed(
+                    delivery_id=delivery.pk, error=f"{type(exc).__name__}: {exc}", transient=True
+                )
                 rest = [d.pk for d in deliveries[index + 1 :]]
                 services.delivery_release(delivery_ids=rest)
+                if retry_at is not None:
+                    # The batch's own retry comes before this one is due and passes it by.
+                    send_delivery_batch.apply_async(([delivery.pk],), eta=retry_at)
                 raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 900)) from exc
             except smtplib.SMTPException as exc:
                 transient = services.is_transient(exc)
@@ -261,11 +279,17 @@ def requeue_stuck_deliveries(older_than_seconds: int | None = None) -> int:
     kwargs = {}
     if older_than_seconds is not None:
         kwargs["older_than"] = dt.timedelta(seconds=older_than_seconds)
+    # Looked up first: the rows requeued below would make their bulletin look stalled.
+    stalled = services.bulletins_stalled(**kwargs)
     ids = services.deliveries_requeue_stuck(**kwargs)
     by_bulletin: dict[int, list[int]] = {}
     for pk, bulletin_id in Delivery.objects.filter(pk__in=ids).values_list("pk", "bulletin_id"):
         by_bulletin.setdefault(bulletin_id, []).append(pk)
-    for bulletin_ids in by_bulletin.values():
+    for bulletin_id, bulletin_ids in by_bulletin.items():
+        if bulletin_id in stalled:
+            continue  # the fan-out below takes these too
         for batch in _chunks(bulletin_ids, services.BATCH_SIZE):
             send_delivery_batch.delay(batch)
+    for bulletin_id in stalled:
+        deliver_bulletin.delay(bulletin_id)
     return len(ids)

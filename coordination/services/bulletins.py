@@ -8,7 +8,7 @@ import smtplib
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -166,7 +166,8 @@ def bulletin_cancel(*, bulletin: Bulletin) -> Bulletin:
     return bulletin
 
 
-def _skip_reason(participant: Participant) -> str:
+def skip_reason(participant: Participant) -> str:
+    """Why a participant gets no bulletin, or ""."""
     if participant.bulletin_opt_out:
         return "opted_out"
     if participant.research_consent == Participant.Consent.WITHDRAWN:
@@ -194,7 +195,7 @@ def bulletin_send(*, bulletin: Bulletin, now: dt.datetime | None = None) -> Bull
         raise BulletinError(_("Choose who receives the bulletin first."))
     deliveries = []
     for person in people:
-        reason = _skip_reason(person)
+        reason = skip_reason(person)
         deliveries.append(
             Delivery(
                 bulletin=bulletin,
@@ -229,8 +230,12 @@ def deliveries_claim(*, delivery_ids: list[int], now: dt.datetime | None = None)
     now = now or timezone.now()
     with transaction.atomic():
         ids = list(
-            Delivery.objects.select_for_update(skip_locked=True)
+            # Only the delivery rows are locked: locking the bulletin's row too would make
+            # a second worker skip every row of the same bulletin.
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk__in=delivery_ids, status=Delivery.Status.QUEUED)
+            # A retry or a redelivered task of a cancelled bulletin sends nothing.
+            .filter(bulletin__status=Bulletin.Status.SENDING)
             .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
             .values_list("pk", flat=True)
         )
@@ -238,6 +243,12 @@ def deliveries_claim(*, delivery_ids: list[int], now: dt.datetime | None = None)
             status=Delivery.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
         )
     return ids
+
+
+def delivery_touch(*, delivery_id: int) -> None:
+    Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.SENDING).update(
+        claimed_at=timezone.now()
+    )
 
 
 def delivery_sent(*, delivery_id: int) -> None:
@@ -256,10 +267,18 @@ def delivery_failed(*, delivery_id: int, error: str, transient: bool) -> dt.date
         retry_at = timezone.now() + dt.timedelta(
             seconds=settings.BULLETIN_RETRY_BASE_SECONDS * 2 ** (delivery.attempts - 1)
         )
+        requeued = Delivery.objects.filter(
+            pk=delivery_id,
+            status=Delivery.Status.SENDING,
+            bulletin__status=Bulletin.Status.SENDING,
+        ).update(status=Delivery.Status.QUEUED, last_error=error[:2000], retry_at=retry_at)
+        if requeued:
+            return retry_at
+        # Cancelled during this attempt: no retry, and it ends like the queued ones did.
         Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.SENDING).update(
-            status=Delivery.Status.QUEUED, last_error=error[:2000], retry_at=retry_at
+            status=Delivery.Status.SKIPPED, skip_reason="cancelled", last_error=error[:2000]
         )
-        return retry_at
+        return None
     Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.SENDING).update(
         status=Delivery.Status.FAILED, last_error=error[:2000]
     )
@@ -293,12 +312,49 @@ def deliveries_requeue_stuck(*, older_than: dt.timedelta = STUCK_AFTER) -> list[
     cutoff = timezone.now() - older_than
     with transaction.atomic():
         ids = list(
-            Delivery.objects.select_for_update(skip_locked=True)
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=Delivery.Status.SENDING, claimed_at__lt=cutoff)
+            .filter(bulletin__status=Bulletin.Status.SENDING)
             .values_list("pk", flat=True)
         )
-        Delivery.objects.filter(pk__in=ids).update(status=Delivery.Status.QUEUED)
+        # A row whose attempts are used up (its worker died on it each time) fails
+        # instead of going round for ever.
+        Delivery.objects.filter(pk__in=ids, attempts__gte=MAX_ATTEMPTS).update(
+            status=Delivery.Status.FAILED, last_error="worker stopped while sending"
+        )
+        Delivery.objects.filter(pk__in=ids, status=Delivery.Status.SENDING).update(
+            status=Delivery.Status.QUEUED
+        )
+        ids = list(
+            Delivery.objects.filter(pk__in=ids, status=Delivery.Status.QUEUED).values_list(
+                "pk", flat=True
+            )
+        )
+        # Those of a bulletin cancelled meanwhile end like its queued ones did.
+        Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_at__lt=cutoff).exclude(
+            bulletin__status=Bulletin.Status.SENDING
+        ).update(status=Delivery.Status.SKIPPED, skip_reason="cancelled")
     return ids
+
+
+def bulletins_stalled(
+    *, older_than: dt.timedelta = STUCK_AFTER, now: dt.datetime | None = None
+) -> list[int]:
+    """Sends in progress with deliveries due that no worker has claimed anything of for
+    a while: their tasks were lost (a broker restart, a worker killed while holding
+    reserved or delayed tasks). Fanning out again is safe: a delivery is claimed once."""
+    now = now or timezone.now()
+    cutoff = now - older_than
+    due = Delivery.objects.filter(bulletin=OuterRef("pk"), status=Delivery.Status.QUEUED).filter(
+        Q(retry_at__isnull=True) | Q(retry_at__lte=cutoff)
+    )
+    worked_on = Delivery.objects.filter(bulletin=OuterRef("pk"), claimed_at__gte=cutoff)
+    return list(
+        Bulletin.objects.filter(status=Bulletin.Status.SENDING, started_at__lt=cutoff)
+        .filter(Exists(due))
+        .exclude(Exists(worked_on))
+        .values_list("pk", flat=True)
+    )
 
 
 def is_transient(exc: Exception) -> bool:
@@ -318,6 +374,9 @@ def is_transient(exc: Exception) -> bool:
 def bulletin_resend_failed(*, bulletin: Bulletin) -> int:
     from ..tasks import deliver_bulletin
 
+    bulletin = Bulletin.objects.select_for_update().get(pk=bulletin.pk)
+    if bulletin.status not in (Bulletin.Status.SENT, Bulletin.Status.SENDING):
+        raise BulletinError(_("Only a sent bulletin can be resent to its failed recipients."))
     count = bulletin.deliveries.filter(status=Delivery.Status.FAILED).update(
         status=Delivery.Status.QUEUED, attempts=0, retry_at=None
     )

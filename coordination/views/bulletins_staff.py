@@ -64,15 +64,6 @@ SKIP_REASONS = {
 }
 
 
-def skip_reason(participant: Participant) -> str:
-    """Why a send would skip this person; the same rules as services.bulletin_send."""
-    if participant.bulletin_opt_out:
-        return "opted_out"
-    if participant.research_consent == Participant.Consent.WITHDRAWN:
-        return "consent_withdrawn"
-    return ""
-
-
 def _bulletin(request, slug: str, pk: int, perm: str) -> Bulletin:
     """The bulletin if the user may `perm` in its network, else 404; `bulletin.network`
     is the network the permission was checked on."""
@@ -90,7 +81,7 @@ def _audience_summary(bulletin: Bulletin, *, resolve: bool = True) -> dict:
     chosen = bulletin.audience or {}
     kinds = dict(OrganizationKind.choices)
     people = list(selectors.bulletin_audience(bulletin=bulletin)) if resolve else []
-    skipped = sum(1 for p in people if skip_reason(p))
+    skipped = sum(1 for p in people if services.skip_reason(p))
     return {
         "chosen": bool(
             chosen.get("everyone")
@@ -281,7 +272,7 @@ def bulletin_audience(request, slug, pk):
         hidden = _audience_fields(form)
     elif not form.is_bound and any(_audience_initial(bulletin).values()):
         preview = list(selectors.bulletin_audience(bulletin=bulletin))
-    rows = [(p, skip_reason(p)) for p in preview or []]
+    rows = [(p, services.skip_reason(p)) for p in preview or []]
     rows = [(p, reason, SKIP_REASONS.get(reason, "")) for p, reason in rows]
     skipped = sum(1 for _p, reason, _label in rows if reason)
     return render(

@@ -10,7 +10,9 @@ from coordination.models import Delivery
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def test_participant_reads_a_bulletin_in_the_portal(page, client, network, member_a, member_b, settings):
+def test_participant_reads_a_bulletin_in_the_portal(
+    page, client, network, member_a, member_b, settings
+):
     settings.LANGUAGE_CODE = "ja"
     bulletin = services.bulletin_save(
         network=network,
