@@ -13,6 +13,7 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 LATITUDE = [MinValueValidator(-90), MaxValueValidator(90)]
@@ -555,14 +556,14 @@ class Bulletin(models.Model):
 
     class Kind(models.TextChoices):
         ANNOUNCEMENT = "announcement", _("Announcement")
-        INVITATION = "invitation", _("Invitation")
+        INVITATION = "invitation", pgettext_lazy("bulletin kind", "Invitation")
         REFLECTION = "reflection", _("Reflection")
         LITERATURE_DIGEST = "literature_digest", _("Literature digest")
         OTHER = "other", _("Other")
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
-        SCHEDULED = "scheduled", _("Scheduled")
+        SCHEDULED = "scheduled", pgettext_lazy("bulletin status", "Scheduled")
         SENDING = "sending", _("Sending")
         SENT = "sent", _("Sent")
         CANCELLED = "cancelled", _("Cancelled")

@@ -965,6 +965,9 @@ def test_portal_list_query_count_does_not_grow_with_bulletins(client, network, m
 
 
 def test_unsubscribe_get_only_asks(world, member_a):
+    # The page speaks the participant's language (here English; Japanese is the default).
+    member_a.preferred_language = "en"
+    member_a.save()
     client = Client()
     url = reverse("bulletin_unsubscribe", args=[unsubscribe_token(member_a)])
     response = client.get(url)
@@ -1012,6 +1015,8 @@ def test_one_click_as_multipart_also_unsubscribes(world, member_a):
 
 
 def test_the_page_buttons_unsubscribe_and_subscribe_again(world, member_a):
+    member_a.preferred_language = "en"
+    member_a.save()
     client = Client(enforce_csrf_checks=True)
     url = reverse("bulletin_unsubscribe", args=[unsubscribe_token(member_a)])
     response = client.post(url, {"receive": "0"})
@@ -1087,3 +1092,10 @@ def test_pixel_with_a_bad_token_is_404(world):
     world.network.save()
     assert Client().get(reverse("bulletin_open", args=["forged"])).status_code == 404
     assert Delivery.objects.get(bulletin=world.sent).read_at is None
+
+
+def test_the_unsubscribe_page_is_japanese_for_a_japanese_participant(world, member_a):
+    member_a.preferred_language = "ja"
+    member_a.save()
+    html = Client().get(reverse("bulletin_unsubscribe", args=[unsubscribe_token(member_a)])).content
+    assert "配信停止" in html.decode() or "受信を停止" in html.decode()
