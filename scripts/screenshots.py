@@ -130,6 +130,20 @@ def shoot(mail: Path, bad_csv: Path, rsvp_url: str) -> None:
         page.screenshot(path=OUT / "event-detail-ja.png", full_page=True)
         page.goto(event_url + "invite/?regions=1")
         page.screenshot(path=OUT / "event-audience-ja.png", full_page=True)
+        page.goto(BASE + "/n/demo/bulletins/")
+        page.screenshot(path=OUT / "bulletins-ja.png", full_page=True)
+        page.locator("main a", has_text="第3回交流会を振り返って").first.click()
+        page.wait_for_load_state()
+        page.screenshot(path=OUT / "bulletin-detail-ja.png", full_page=True)
+        page.goto(BASE + "/n/demo/bulletins/new/")
+        page.fill("input[name=subject]", "新年交流会のご案内")
+        page.fill(
+            "textarea[name=body]",
+            "# 新年交流会のご案内\n\n皆さま、**1月23日（土）**に魚沼市で新年交流会を開きます。\n\n"
+            "- 各社の近況報告\n- 2027年の計画づくり\n\n<script>alert(1)</script>",
+        )
+        page.wait_for_timeout(1200)  # the live preview waits for typing to pause
+        page.screenshot(path=OUT / "bulletin-compose-ja.png", full_page=True)
         cookies = desk.cookies()
 
         phone_size = {
@@ -163,6 +177,8 @@ def shoot(mail: Path, bad_csv: Path, rsvp_url: str) -> None:
         page.screenshot(path=OUT / "portal-phone-ja.png", full_page=True)
         page.goto(BASE + "/n/demo/portal/profile/")
         page.screenshot(path=OUT / "profile-phone-ja.png", full_page=True)
+        page.goto(BASE + "/n/demo/portal/bulletins/")
+        page.screenshot(path=OUT / "portal-bulletins-phone-ja.png", full_page=True)
         page.goto(BASE + "/n/demo/portal/events/")
         page.screenshot(path=OUT / "portal-events-phone-ja.png", full_page=True)
         page.locator("main a", has_text="新年交流会").first.click()
