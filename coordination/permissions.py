@@ -11,7 +11,7 @@ import rules
 from django.db.models import Q
 from django.http import Http404
 
-from .models import Network, NetworkRole, Participant
+from .models import Bulletin, Event, Network, NetworkRole, Participant
 
 COORDINATOR = NetworkRole.Role.COORDINATOR
 RESEARCHER = NetworkRole.Role.RESEARCHER
@@ -76,3 +76,30 @@ def networks_for_user(user):
     if user.is_superuser:
         return Network.objects.all()
     return Network.objects.filter(Q(staff_roles__user=user) | Q(participants__user=user)).distinct()
+
+
+def get_event_for_user(user, slug: str, pk: int, perm: str) -> Event:
+    """The event if the user may `perm` in its network, else 404, with what its pages
+    show preloaded; `event.network` is the network the permission was checked on."""
+    network = get_network_for_user(user, slug, perm)
+    event = (
+        Event.objects.select_related("region", "host_organization", "proposed_by__organization")
+        .filter(network=network, pk=pk)
+        .first()
+    )
+    if event is None:
+        raise Http404
+    event.network = network
+    return event
+
+
+def get_bulletin_for_user(user, slug: str, pk: int, perm: str) -> Bulletin:
+    """The bulletin if the user may `perm` in its network, else 404 (as above)."""
+    network = get_network_for_user(user, slug, perm)
+    bulletin = (
+        Bulletin.objects.select_related("author", "event").filter(network=network, pk=pk).first()
+    )
+    if bulletin is None:
+        raise Http404
+    bulletin.network = network
+    return bulletin

@@ -33,7 +33,7 @@ from ..models import (
     Participant,
     Region,
 )
-from ..permissions import get_network_for_user
+from ..permissions import get_bulletin_for_user, get_network_for_user
 from .people import MANAGE, PORTAL, VIEW, _querystring_without_page
 
 __all__ = [
@@ -62,17 +62,6 @@ SKIP_REASONS = {
     "consent_withdrawn": gettext_lazy("Research consent withdrawn"),
     "cancelled": gettext_lazy("Bulletin cancelled before sending"),
 }
-
-
-def _bulletin(request, slug: str, pk: int, perm: str) -> Bulletin:
-    """The bulletin if the user may `perm` in its network, else 404; `bulletin.network`
-    is the network the permission was checked on."""
-    network = get_network_for_user(request.user, slug, perm)
-    bulletin = get_object_or_404(
-        Bulletin.objects.select_related("author", "event"), network=network, pk=pk
-    )
-    bulletin.network = network
-    return bulletin
 
 
 def _audience_summary(bulletin: Bulletin, *, resolve: bool = True) -> dict:
@@ -203,7 +192,7 @@ def bulletin_create(request, slug):
 
 @login_required
 def bulletin_edit(request, slug, pk):
-    bulletin = _bulletin(request, slug, pk, MANAGE)
+    bulletin = get_bulletin_for_user(request.user, slug, pk, MANAGE)
     if bulletin.status not in EDITABLE:
         messages.error(request, _("A bulletin that is being sent or was sent cannot be changed."))
         return redirect("bulletin_detail", slug, bulletin.pk)
@@ -246,7 +235,7 @@ def _audience_fields(form: BulletinAudienceForm) -> list[tuple[str, object]]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def bulletin_audience(request, slug, pk):
-    bulletin = _bulletin(request, slug, pk, MANAGE)
+    bulletin = get_bulletin_for_user(request.user, slug, pk, MANAGE)
     network = bulletin.network
     if request.method == "POST":
         form = BulletinAudienceForm(request.POST, network=network)
@@ -297,7 +286,7 @@ def bulletin_audience(request, slug, pk):
 
 @login_required
 def bulletin_detail(request, slug, pk):
-    bulletin = _bulletin(request, slug, pk, VIEW)
+    bulletin = get_bulletin_for_user(request.user, slug, pk, VIEW)
     network = bulletin.network
     status = request.GET.get("status")
     status = status if status in Delivery.Status.values else ""
@@ -349,7 +338,7 @@ def bulletin_detail(request, slug, pk):
 
 @login_required
 def bulletin_action(request, slug, pk, action):
-    bulletin = _bulletin(request, slug, pk, MANAGE)
+    bulletin = get_bulletin_for_user(request.user, slug, pk, MANAGE)
     network = bulletin.network
     if action not in ACTIONS:
         raise Http404

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_http_methods
 from .. import selectors, services
 from ..forms_events import AudienceForm, EventForm, WalkInForm
 from ..models import Event, Invitation, Network
-from ..permissions import get_network_for_user
+from ..permissions import get_event_for_user, get_network_for_user
 from .people import MANAGE, VIEW, _page, _querystring_without_page
 
 __all__ = [
@@ -52,19 +52,6 @@ ACTIONS = {
 # Printed rows left empty for people who come without having answered.
 BLANK_SIGNIN_ROWS = 5
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _event(request, slug: str, pk: int, perm: str) -> Event:
-    """The event if the user may `perm` in its network, else 404; `event.network` is
-    the network the permission was checked on."""
-    network = get_network_for_user(request.user, slug, perm)
-    event = get_object_or_404(
-        Event.objects.select_related("region", "host_organization", "proposed_by__organization"),
-        network=network,
-        pk=pk,
-    )
-    event.network = network
-    return event
 
 
 def _waiting_list(invitations: Iterable[Invitation]) -> list[Invitation]:
@@ -138,7 +125,7 @@ def event_create(request, slug):
 
 @login_required
 def event_edit(request, slug, pk):
-    event = _event(request, slug, pk, MANAGE)
+    event = get_event_for_user(request.user, slug, pk, MANAGE)
     return _event_form(request, event.network, event)
 
 
@@ -147,7 +134,7 @@ def event_edit(request, slug, pk):
 
 @login_required
 def event_detail(request, slug, pk):
-    event = _event(request, slug, pk, VIEW)
+    event = get_event_for_user(request.user, slug, pk, VIEW)
     network = event.network
     invitations = list(selectors.event_invitations(event=event))
     by_answer: dict[str, list[Invitation]] = {a: [] for a in Invitation.Answer.values}
@@ -182,7 +169,7 @@ def event_detail(request, slug, pk):
 @login_required
 @require_http_methods(["GET", "POST"])
 def event_audience(request, slug, pk):
-    event = _event(request, slug, pk, MANAGE)
+    event = get_event_for_user(request.user, slug, pk, MANAGE)
     network = event.network
     if request.method == "POST":
         try:
@@ -231,7 +218,7 @@ def event_audience(request, slug, pk):
 
 @login_required
 def event_action(request, slug, pk, action):
-    event = _event(request, slug, pk, MANAGE)
+    event = get_event_for_user(request.user, slug, pk, MANAGE)
     network = event.network
     if action not in (*ACTIONS, "remind"):
         raise Http404
@@ -323,7 +310,7 @@ def _cell(value: object) -> object:
 
 @login_required
 def event_export(request, slug, pk, fmt):
-    event = _event(request, slug, pk, VIEW)
+    event = get_event_for_user(request.user, slug, pk, VIEW)
     if fmt not in ("csv", "xlsx"):
         raise Http404
     rows = [[_cell(v) for v in row] for row in [_export_header(), *_export_rows(event)]]
@@ -351,7 +338,7 @@ def event_export(request, slug, pk, fmt):
 
 @login_required
 def event_signin_sheet(request, slug, pk):
-    event = _event(request, slug, pk, VIEW)
+    event = get_event_for_user(request.user, slug, pk, VIEW)
     network = event.network
     invitations = list(selectors.event_invitations(event=event))
     return render(
@@ -379,7 +366,7 @@ def _matches(invitation: Invitation, q: str) -> bool:
 @login_required
 @require_http_methods(["GET", "POST"])
 def event_checkin(request, slug, pk):
-    event = _event(request, slug, pk, MANAGE)
+    event = get_event_for_user(request.user, slug, pk, MANAGE)
     network = event.network
     url = reverse("event_checkin", args=[slug, event.pk])
     if request.method == "POST":
