@@ -18,6 +18,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", coordination_views.healthz, name="healthz"),
     path("", include("coordination.urls")),
+    path("", include("observations.urls")),
+    path("", include("observations.urls_export")),
 ]
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
