@@ -80,6 +80,12 @@ def network_detail(request, slug):
             "summary": selectors.network_summary(network=network),
             "regions": selectors.region_list(network=network),
             "can_manage": request.user.has_perm(MANAGE, network),
+            "export_formats": [
+                ("graphml", "GraphML"),
+                ("gexf", "GEXF (Gephi)"),
+                ("json", "JSON"),
+                ("csv", "CSV (ZIP)"),
+            ],
         },
     )
 
