@@ -15,6 +15,7 @@ from coordination.models import (
     Participant,
     Region,
 )
+from observations.models import Tie
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +42,7 @@ def _snapshot():
         list(Event.objects.order_by("pk").values_list("pk", "title", "status", "sequence")),
         list(Invitation.objects.order_by("pk").values_list("pk", "answer", "attended")),
         list(Delivery.objects.order_by("pk").values_list("pk", "status", "read_at")),
+        list(Tie.objects.order_by("pk").values_list("pk", "source", "target", "kind")),
     )
 
 
@@ -77,6 +79,11 @@ def test_seed_demo_builds_the_model_case_and_is_idempotent(capsys):
     assert events.filter(status="held", attendance_recorded=True).count() == 5
     assert events.filter(status="scheduled").count() == 1
     assert Invitation.objects.filter(event__network=network, attended=True).exists()
+    # Ties: brokered by the coordinator at first, then the two firms' joint projects.
+    ties = Tie.objects.filter(network=network)
+    assert ties.count() == 12
+    assert ties.filter(kind="joint_project", initiated_by__isnull=True).count() == 2
+    assert ties.filter(initiated_by__role="coordinator").exists()
     # Eight bulletins, sent, some read.
     assert Bulletin.objects.filter(network=network, status="sent").count() == 8
     assert Delivery.objects.filter(bulletin__network=network, read_at__isnull=False).exists()

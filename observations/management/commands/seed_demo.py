@@ -5,6 +5,7 @@ from django.utils import translation
 
 from coordination import demo
 from coordination.management.cli import cli_language
+from observations.demo import ties_seed
 
 
 class Command(BaseCommand):
@@ -16,6 +17,7 @@ class Command(BaseCommand):
 
     def _seed(self) -> None:
         result = demo.demo_seed()
+        ties_seed(network=result.network)
         state = "created" if result.created else "already there, checked"
         self.stdout.write(
             f"Demo network '{result.network.slug}' {state}: "
