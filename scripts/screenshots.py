@@ -130,6 +130,8 @@ def shoot(mail: Path, bad_csv: Path, rsvp_url: str) -> None:
         page.screenshot(path=OUT / "event-detail-ja.png", full_page=True)
         page.goto(event_url + "invite/?regions=1")
         page.screenshot(path=OUT / "event-audience-ja.png", full_page=True)
+        page.goto(BASE + "/n/demo/ties/")
+        page.screenshot(path=OUT / "ties-ja.png", full_page=True)
         page.goto(BASE + "/n/demo/bulletins/")
         page.screenshot(path=OUT / "bulletins-ja.png", full_page=True)
         page.locator("main a", has_text="第3回交流会を振り返って").first.click()
