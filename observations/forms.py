@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from coordination.forms import BootstrapFilterMixin
 from coordination.models import Event, Network, Participant, Region
 
-from . import selectors
+from . import selectors, services
 from .models import Tie
 
 # The file travels back in a hidden field between the preview and the apply step.
@@ -40,16 +40,7 @@ class TieForm(forms.ModelForm):
 
     class Meta:
         model = Tie
-        fields = [
-            "source",
-            "target",
-            "kind",
-            "started_on",
-            "ended_on",
-            "initiated_by",
-            "origin_event",
-            "note",
-        ]
+        fields = services.FORM_FIELDS
         widgets = {
             "started_on": DATE_INPUT,
             "ended_on": DATE_INPUT,
