@@ -182,3 +182,11 @@ def test_only_staff_may_create_networks(client, stranger, coordinator):
     assert response.status_code == 302
     fresh = type(coordinator).objects.get(pk=coordinator.pk)
     assert "coordinator" in roles_of(fresh, Network.objects.get(slug="gamma"))
+
+
+def test_researchers_do_not_see_contact_addresses(client, researcher, coordinator, member_a):
+    url = reverse("participant_detail", args=[member_a.network.slug, member_a.pk])
+    client.force_login(researcher)
+    assert member_a.email not in client.get(url).content.decode()
+    client.force_login(coordinator)
+    assert member_a.email in client.get(url).content.decode()
