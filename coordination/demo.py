@@ -401,6 +401,9 @@ def _seed_bulletins(network: Network) -> None:
                     if (number + index) % 3 != 0
                     else None,
                 )
-                for number, person in enumerate(p for p in people if p.joined_on <= sent.date())
+                # The founders were on the list before the kickoff; recruits from joining.
+                for number, person in enumerate(
+                    p for p in people if p.recruited_by_id is None or p.joined_on <= sent.date()
+                )
             ]
         )
