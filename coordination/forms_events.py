@@ -97,18 +97,11 @@ class ProposalForm(EventForm):
     reminder_days = None  # the coordinator sets reminders when scheduling
 
     class Meta(EventForm.Meta):
+        # The scheduling settings are the coordinator's.
         fields = [
-            "kind",
-            "title",
-            "description",
-            "starts_at",
-            "ends_at",
-            "region",
-            "venue",
-            "address",
-            "host_organization",
-            "online_url",
-            "capacity",
+            f
+            for f in EventForm.Meta.fields
+            if f not in ("rsvp_deadline", "reminder_days", "show_attendees")
         ]
 
 

@@ -6,7 +6,6 @@ import base64
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,14 +13,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from coordination.models import Participant
+from coordination.paging import page_of, querystring_without_page
 from coordination.permissions import get_network_for_user
 from coordination.tables import TableError
 
 from . import selectors, services
 from .forms import TieFilterForm, TieForm, TieImportApplyForm, TieImportForm, TieReportForm
 from .permissions import MANAGE, PORTAL, VIEW, get_tie_for_user
-
-PAGE_SIZE = 50
 
 
 def _detail_url(tie) -> str:
@@ -41,16 +39,14 @@ def tie_list(request, slug):
         participant=criteria["participant"].pk if criteria.get("participant") else None,
         active_on=criteria.get("active_on"),
     )
-    params = request.GET.copy()
-    params.pop("page", None)
     return render(
         request,
         "observations/tie_list.html",
         {
             "network": network,
             "filters": filters,
-            "page": Paginator(ties, PAGE_SIZE).get_page(request.GET.get("page")),
-            "querystring": params.urlencode(),
+            "page": page_of(request, ties),
+            "querystring": querystring_without_page(request),
             "can_manage": request.user.has_perm(MANAGE, network),
         },
     )

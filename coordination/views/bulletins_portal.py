@@ -5,7 +5,6 @@ address is the secret."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import translation
@@ -16,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 from .. import selectors, services
 from ..bulletin_mail import delivery_from_open_token, participant_from_unsubscribe_token
 from ..models import Delivery
+from ..paging import page_of
 from .events_portal import _invitee_language
 from .people import _own_participation
 
@@ -37,9 +37,7 @@ PIXEL = (
 @login_required
 def portal_bulletins(request: HttpRequest, slug: str) -> HttpResponse:
     me = _own_participation(request, slug)
-    page = Paginator(selectors.portal_bulletins(participant=me), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = page_of(request, selectors.portal_bulletins(participant=me), PAGE_SIZE)
     return render(
         request,
         f"{TEMPLATES}/portal_list.html",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotAllowed
@@ -33,8 +32,9 @@ from ..models import (
     Participant,
     Region,
 )
+from ..paging import page_of, querystring_without_page
 from ..permissions import get_bulletin_for_user, get_network_for_user
-from .people import MANAGE, PORTAL, VIEW, _querystring_without_page
+from .people import MANAGE, PORTAL, VIEW
 
 __all__ = [
     "bulletin_action",
@@ -106,16 +106,14 @@ def _audience_summary(bulletin: Bulletin, *, resolve: bool = True) -> dict:
 @login_required
 def bulletin_list(request, slug):
     network = get_network_for_user(request.user, slug, VIEW)
-    page = Paginator(selectors.bulletin_list(network=network), LIST_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = page_of(request, selectors.bulletin_list(network=network), LIST_PAGE_SIZE)
     return render(
         request,
         f"{TEMPLATES}/list.html",
         {
             "network": network,
             "page": page,
-            "querystring": _querystring_without_page(request),
+            "querystring": querystring_without_page(request),
             "can_manage": request.user.has_perm(MANAGE, network),
         },
     )
@@ -290,9 +288,9 @@ def bulletin_detail(request, slug, pk):
     network = bulletin.network
     status = request.GET.get("status")
     status = status if status in Delivery.Status.values else ""
-    deliveries = Paginator(
-        selectors.bulletin_deliveries(bulletin=bulletin, status=status), DELIVERY_PAGE_SIZE
-    ).get_page(request.GET.get("page"))
+    deliveries = page_of(
+        request, selectors.bulletin_deliveries(bulletin=bulletin, status=status), DELIVERY_PAGE_SIZE
+    )
     for delivery in deliveries:
         delivery.skip_label = SKIP_REASONS.get(delivery.skip_reason, delivery.skip_reason)
     skipped_by_reason = [
@@ -307,8 +305,6 @@ def bulletin_detail(request, slug, pk):
             :FAILED_SHOWN
         ]
     )
-    params = request.GET.copy()
-    params.pop("page", None)
     return render(
         request,
         f"{TEMPLATES}/detail.html",
@@ -323,7 +319,7 @@ def bulletin_detail(request, slug, pk):
             "deliveries": deliveries,
             "status": status,
             "statuses": Delivery.Status.choices,
-            "querystring": params.urlencode(),
+            "querystring": querystring_without_page(request),
             "schedule_form": ScheduleForm(
                 initial={"scheduled_at": bulletin.scheduled_at} if bulletin.scheduled_at else None
             ),

@@ -25,8 +25,9 @@ from django.views.decorators.http import require_http_methods
 from .. import selectors, services
 from ..forms_events import AudienceForm, EventForm, WalkInForm
 from ..models import Event, Invitation, Network
+from ..paging import page_of, querystring_without_page
 from ..permissions import get_event_for_user, get_network_for_user
-from .people import MANAGE, VIEW, _page, _querystring_without_page
+from .people import MANAGE, VIEW
 
 __all__ = [
     "event_action",
@@ -78,8 +79,8 @@ def event_list(request, slug):
         "coordination/events/event_list.html",
         {
             "network": network,
-            "page": _page(request, events),
-            "querystring": _querystring_without_page(request),
+            "page": page_of(request, events),
+            "querystring": querystring_without_page(request),
             "when": when,
             "status": status,
             "statuses": Event.Status.choices,

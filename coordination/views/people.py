@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db import connection
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -24,12 +23,12 @@ from ..forms import (
     RegionForm,
 )
 from ..models import ImportRun, Organization, Participant, Region
+from ..paging import page_of, querystring_without_page
 from ..permissions import get_network_for_user, networks_for_user
 
 VIEW = "coordination.view_network"
 MANAGE = "coordination.manage_network"
 PORTAL = "coordination.use_portal"
-PAGE_SIZE = 50
 
 
 def healthz(request):
@@ -119,16 +118,6 @@ def _edit(request, network, *, form, save, title, cancel_url):
     )
 
 
-def _page(request, queryset):
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
-def _querystring_without_page(request) -> str:
-    params = request.GET.copy()
-    params.pop("page", None)
-    return params.urlencode()
-
-
 # --- regions ---------------------------------------------------------------------------
 
 
@@ -146,8 +135,8 @@ def region_list(request, slug):
         {
             "network": network,
             "filters": filters,
-            "page": _page(request, regions),
-            "querystring": _querystring_without_page(request),
+            "page": page_of(request, regions),
+            "querystring": querystring_without_page(request),
             "can_manage": request.user.has_perm(MANAGE, network),
         },
     )
@@ -204,8 +193,8 @@ def organization_list(request, slug):
         {
             "network": network,
             "filters": filters,
-            "page": _page(request, organizations),
-            "querystring": _querystring_without_page(request),
+            "page": page_of(request, organizations),
+            "querystring": querystring_without_page(request),
             "can_manage": request.user.has_perm(MANAGE, network),
         },
     )
@@ -272,8 +261,8 @@ def participant_list(request, slug):
         {
             "network": network,
             "filters": filters,
-            "page": _page(request, participants),
-            "querystring": _querystring_without_page(request),
+            "page": page_of(request, participants),
+            "querystring": querystring_without_page(request),
             "can_manage": request.user.has_perm(MANAGE, network),
         },
     )
