@@ -136,30 +136,36 @@ def _active_on(day: dt.date) -> Q:
     return Q(joined_on__lte=day) & (Q(left_on__isnull=True) | Q(left_on__gt=day))
 
 
-def audience(
+def chosen_participants(
     *,
-    event: Event,
+    network: Network,
+    day: dt.date,
     everyone: bool = False,
     regions: list[int] | tuple = (),
     kinds: list[str] | tuple = (),
     participant_ids: list[int] | tuple = (),
 ) -> QuerySet[Participant]:
-    """Who an invitation reaches: participants active on the event's day, chosen by
-    the whole network, or any mix of regions, organization kinds and individuals."""
-    day = timezone.localtime(event.starts_at).date()
-    qs = Participant.objects.filter(network=event.network).filter(_active_on(day))
+    """Participants active on `day`, chosen as the whole network or any mix of regions,
+    organization kinds and individuals (the audience of an event or a bulletin)."""
+    qs = Participant.objects.filter(network=network).filter(_active_on(day))
     if not everyone:
+        if not (regions or kinds or participant_ids):
+            return qs.none()
         chosen = Q(pk__in=list(participant_ids))
         if regions:
             chosen |= Q(organization__region__in=list(regions))
         if kinds:
             chosen |= Q(organization__kind__in=list(kinds))
-        if not (regions or kinds or participant_ids):
-            return qs.none()
         qs = qs.filter(chosen)
     return qs.select_related("organization__region").order_by(
         "organization__region__name", "organization__name", "name_kana", "full_name"
     )
+
+
+def audience(*, event: Event, **chosen) -> QuerySet[Participant]:
+    """Who an invitation reaches: people active on the event's day."""
+    day = timezone.localtime(event.starts_at).date()
+    return chosen_participants(network=event.network, day=day, **chosen)
 
 
 def event_list(*, network: Network, when: str = "", status: str = "") -> QuerySet[Event]:
@@ -270,21 +276,13 @@ def due_reminders(*, now: dt.datetime) -> list[tuple[int, str]]:
 def bulletin_audience(*, bulletin: Bulletin) -> QuerySet[Participant]:
     """The people the bulletin's audience names, active today."""
     chosen = bulletin.audience or {}
-    today = timezone.localdate()
-    qs = Participant.objects.filter(network=bulletin.network).filter(_active_on(today))
-    if not chosen.get("everyone"):
-        regions, kinds = chosen.get("regions") or [], chosen.get("kinds") or []
-        ids = chosen.get("participant_ids") or []
-        if not (regions or kinds or ids):
-            return qs.none()
-        q = Q(pk__in=ids)
-        if regions:
-            q |= Q(organization__region__in=regions)
-        if kinds:
-            q |= Q(organization__kind__in=kinds)
-        qs = qs.filter(q)
-    return qs.select_related("organization__region").order_by(
-        "organization__region__name", "organization__name", "name_kana", "full_name"
+    return chosen_participants(
+        network=bulletin.network,
+        day=timezone.localdate(),
+        everyone=bool(chosen.get("everyone")),
+        regions=chosen.get("regions") or [],
+        kinds=chosen.get("kinds") or [],
+        participant_ids=chosen.get("participant_ids") or [],
     )
 
 
