@@ -4,7 +4,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from .models import Network, Organization, OrganizationKind, Participant, Region
+from .models import Network, NetworkRole, Organization, OrganizationKind, Participant, Region
 
 
 class NetworkForm(forms.ModelForm):
@@ -202,3 +202,13 @@ class ImportForm(forms.Form):
         if not upload.name.lower().endswith((".csv", ".txt", ".xlsx", ".xlsm")):
             raise forms.ValidationError(_("Upload a .csv or .xlsx file."))
         return upload
+
+
+class StaffAddForm(forms.Form):
+    email = forms.EmailField(label=_("E-mail address"))
+    role = forms.ChoiceField(label=_("Role"), choices=NetworkRole.Role.choices)
+    identified_access = forms.BooleanField(
+        label=_("May see names (researchers)"),
+        required=False,
+        help_text=NetworkRole._meta.get_field("identified_access").help_text,
+    )

@@ -69,6 +69,13 @@ class NetworkRole(models.Model):
         verbose_name=_("user"),
     )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    # Researchers see pseudonyms until the coordinator grants this (coordinators always
+    # see names).
+    identified_access = models.BooleanField(
+        _("may see names"),
+        default=False,
+        help_text=_("A researcher with this sees real names instead of pseudonyms."),
+    )
 
     class Meta:
         verbose_name = _("network role")

@@ -1,7 +1,8 @@
 """Who may see and do what. Views ask this module; nothing else decides.
 
 Roles are per network: a coordinator (manages everything in the network), a
-researcher (reads coordination data, never edits it), a participant (their own
+researcher (writes observations and codes, reads coordination data under pseudonyms
+unless granted identified access, never edits it), a participant (their own
 network's portal and their own profile). Superusers may do everything.
 """
 
@@ -16,6 +17,8 @@ from .models import Bulletin, Event, Network, NetworkRole, Participant
 COORDINATOR = NetworkRole.Role.COORDINATOR
 RESEARCHER = NetworkRole.Role.RESEARCHER
 PARTICIPANT = "participant"
+# Not a role of its own: a researcher the coordinator allowed to see real names.
+IDENTIFIED = "identified"
 
 
 def roles_of(user, network: Network) -> frozenset[str]:
@@ -24,9 +27,13 @@ def roles_of(user, network: Network) -> frozenset[str]:
         return frozenset()
     cache = user.__dict__.setdefault("_hubless_roles", {})
     if network.pk not in cache:
-        roles = set(
-            NetworkRole.objects.filter(user=user, network=network).values_list("role", flat=True)
-        )
+        roles = set()
+        for role, identified in NetworkRole.objects.filter(user=user, network=network).values_list(
+            "role", "identified_access"
+        ):
+            roles.add(role)
+            if identified:
+                roles.add(IDENTIFIED)
         if Participant.objects.filter(user=user, network=network).exists():
             roles.add(PARTICIPANT)
         cache[network.pk] = frozenset(roles)
@@ -44,6 +51,11 @@ def is_researcher(user, network: Network) -> bool:
 
 
 @rules.predicate
+def has_identified_access(user, network: Network) -> bool:
+    return IDENTIFIED in roles_of(user, network)
+
+
+@rules.predicate
 def is_participant(user, network: Network) -> bool:
     return PARTICIPANT in roles_of(user, network)
 
@@ -53,8 +65,18 @@ def is_staff_user(user) -> bool:
     return user.is_authenticated and (user.is_staff or user.is_superuser)
 
 
-# Reading coordination data (regions, organizations, participants with contact data).
+# The staff side of a network: its overview, regions, the observation log, codes,
+# pseudonymised exports.
 rules.add_perm("coordination.view_network", is_coordinator | is_researcher)
+# Coordination data that names people and firms (participants, organizations, events
+# with their attendees, bulletins with their recipients, ties): coordinators, and
+# researchers the coordinator granted identified access. Everyone else on the staff
+# side sees pseudonyms.
+rules.add_perm(
+    "coordination.view_identities", is_coordinator | (is_researcher & has_identified_access)
+)
+# Research work: writing observations, codes, codings and memos.
+rules.add_perm("coordination.do_research", is_coordinator | is_researcher)
 # Changing it: registering people, imports, invitations.
 rules.add_perm("coordination.manage_network", is_coordinator)
 # The participant portal of the network.

@@ -7,6 +7,7 @@ urlpatterns = [
     path("welcome/<str:token>/", views.portal_welcome, name="portal_welcome"),
     path("n/<slug:slug>/", views.network_detail, name="network_detail"),
     path("n/<slug:slug>/edit/", views.network_edit, name="network_edit"),
+    path("n/<slug:slug>/staff/", views.staff_list, name="staff_list"),
     path("n/<slug:slug>/regions/", views.region_list, name="region_list"),
     path("n/<slug:slug>/regions/new/", views.region_edit, name="region_create"),
     path("n/<slug:slug>/regions/<int:pk>/", views.region_detail, name="region_detail"),

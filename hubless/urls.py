@@ -19,7 +19,9 @@ urlpatterns = [
     path("healthz", coordination_views.healthz, name="healthz"),
     path("", include("coordination.urls")),
     path("", include("observations.urls")),
+    path("", include("observations.urls_coding")),
     path("", include("observations.urls_export")),
+    path("", include("partners.urls")),
 ]
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -10,6 +10,7 @@ from . import selectors
 from .models import Tie
 
 VIEW = "coordination.view_network"
+IDENTITIES = "coordination.view_identities"
 MANAGE = "coordination.manage_network"
 PORTAL = "coordination.use_portal"
 

@@ -90,6 +90,16 @@ def researcher(network):
     return user
 
 
+@pytest.fixture
+def identified_researcher(network):
+    """A researcher the coordinator allowed to see real names."""
+    user = _verified_user("research.named@example.com", "correct horse battery")
+    NetworkRole.objects.create(
+        network=network, user=user, role=NetworkRole.Role.RESEARCHER, identified_access=True
+    )
+    return user
+
+
 def _member(network, region, letter: str) -> Participant:
     user = _verified_user(f"member.{letter.lower()}@example.com")
     return factories.ParticipantFactory(

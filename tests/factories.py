@@ -61,3 +61,52 @@ class ParticipantFactory(factory.django.DjangoModelFactory):
     full_name = factory.Sequence(lambda n: f"Person {n}")
     email = factory.Sequence(lambda n: f"person{n}@example.com")
     joined_on = dt.date(2025, 4, 19)
+
+
+class MetricFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "observations.Metric"
+
+    network = factory.SubFactory(NetworkFactory)
+    name = factory.Sequence(lambda n: f"Metric {n}")
+    unit = "count"
+
+
+class ObservationFactory(factory.django.DjangoModelFactory):
+    """A qualitative field note; pass kind="quantitative", metric= and value= for a
+    measurement."""
+
+    class Meta:
+        model = "observations.Observation"
+
+    network = factory.SubFactory(NetworkFactory)
+    observed_on = dt.date(2025, 6, 1)
+    category = "mutual_learning"
+    title = factory.Sequence(lambda n: f"Observation {n}")
+    body = "The two firms compared their press lines and agreed to visit each other."
+
+
+class CodeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "observations.Code"
+
+    network = factory.SubFactory(NetworkFactory)
+    name = factory.Sequence(lambda n: f"Code {n}")
+
+
+class CodingFactory(factory.django.DjangoModelFactory):
+    """A whole-observation coding; pass start=, end= and quote= for a passage."""
+
+    class Meta:
+        model = "observations.Coding"
+
+    observation = factory.SubFactory(ObservationFactory)
+    code = factory.SubFactory(CodeFactory, network=factory.SelfAttribute("..observation.network"))
+
+
+class MemoFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "observations.Memo"
+
+    network = factory.SubFactory(NetworkFactory)
+    body = "A first thought."

@@ -44,6 +44,51 @@ def network_role_set(*, network: Network, user, role: str) -> NetworkRole:
     return obj
 
 
+class StaffError(Exception):
+    """A change of the staff team that is refused; the message says why."""
+
+
+@transaction.atomic
+def staff_add(*, network: Network, email: str, role: str, identified_access: bool = False):
+    """Adds a coordinator or researcher by e-mail (an account is created if needed; they
+    sign in with a code sent to that address)."""
+    user = user_for_email(email=email)
+    existing = NetworkRole.objects.filter(network=network, user=user).first()
+    if existing is not None:
+        raise StaffError(
+            _("%(email)s is already on the staff of this network.") % {"email": user.email}
+        )
+    return NetworkRole.objects.create(
+        network=network,
+        user=user,
+        role=role,
+        identified_access=identified_access and role == NetworkRole.Role.RESEARCHER,
+    )
+
+
+@transaction.atomic
+def staff_update(*, network: Network, staff_role: NetworkRole, acting_user, **changes):
+    """Grants or withdraws a researcher's identified access, or removes a staff member.
+    A network never loses its last coordinator, and nobody removes themselves."""
+    current = NetworkRole.objects.select_for_update().get(pk=staff_role.pk, network=network)
+    if changes.get("remove"):
+        if current.user_id == acting_user.pk:
+            raise StaffError(_("You cannot remove yourself."))
+        if current.role == NetworkRole.Role.COORDINATOR and (
+            NetworkRole.objects.filter(network=network, role=NetworkRole.Role.COORDINATOR).count()
+            <= 1
+        ):
+            raise StaffError(_("A network needs at least one coordinator."))
+        current.delete()
+        return None
+    if "identified_access" in changes:
+        if current.role != NetworkRole.Role.RESEARCHER:
+            raise StaffError(_("Coordinators always see names."))
+        current.identified_access = bool(changes["identified_access"])
+        current.save(update_fields=["identified_access"])
+    return current
+
+
 def user_for_email(*, email: str, display_name: str = ""):
     """The sign-in account for an address, created (without a password) if missing.
 

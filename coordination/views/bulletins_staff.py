@@ -34,7 +34,7 @@ from ..models import (
 )
 from ..paging import page_of, querystring_without_page
 from ..permissions import get_bulletin_for_user, get_network_for_user
-from .people import MANAGE, PORTAL, VIEW
+from .people import IDENTITIES, MANAGE, PORTAL
 
 __all__ = [
     "bulletin_action",
@@ -105,7 +105,7 @@ def _audience_summary(bulletin: Bulletin, *, resolve: bool = True) -> dict:
 
 @login_required
 def bulletin_list(request, slug):
-    network = get_network_for_user(request.user, slug, VIEW)
+    network = get_network_for_user(request.user, slug, IDENTITIES)
     page = page_of(request, selectors.bulletin_list(network=network), LIST_PAGE_SIZE)
     return render(
         request,
@@ -284,7 +284,7 @@ def bulletin_audience(request, slug, pk):
 
 @login_required
 def bulletin_detail(request, slug, pk):
-    bulletin = get_bulletin_for_user(request.user, slug, pk, VIEW)
+    bulletin = get_bulletin_for_user(request.user, slug, pk, IDENTITIES)
     network = bulletin.network
     status = request.GET.get("status")
     status = status if status in Delivery.Status.values else ""
@@ -406,7 +406,7 @@ def bulletin_action(request, slug, pk, action):
 
 def _may_download(request, network: Network, bulletin_id: int) -> bool:
     """Staff who read the network, or a participant the bulletin was sent to."""
-    if request.user.has_perm(VIEW, network):
+    if request.user.has_perm(IDENTITIES, network):
         return True
     return request.user.has_perm(PORTAL, network) and (
         Delivery.objects.filter(

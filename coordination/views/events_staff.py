@@ -27,7 +27,7 @@ from ..forms_events import AudienceForm, EventForm, WalkInForm
 from ..models import Event, Invitation, Network
 from ..paging import page_of, querystring_without_page
 from ..permissions import get_event_for_user, get_network_for_user
-from .people import MANAGE, VIEW
+from .people import IDENTITIES, MANAGE
 
 __all__ = [
     "event_action",
@@ -68,7 +68,7 @@ def _waiting_list(invitations: Iterable[Invitation]) -> list[Invitation]:
 
 @login_required
 def event_list(request, slug):
-    network = get_network_for_user(request.user, slug, VIEW)
+    network = get_network_for_user(request.user, slug, IDENTITIES)
     when = request.GET.get("when") if request.GET.get("when") in WHEN else "upcoming"
     status = request.GET.get("status") if request.GET.get("status") in Event.Status.values else ""
     events = selectors.event_list(
@@ -135,7 +135,7 @@ def event_edit(request, slug, pk):
 
 @login_required
 def event_detail(request, slug, pk):
-    event = get_event_for_user(request.user, slug, pk, VIEW)
+    event = get_event_for_user(request.user, slug, pk, IDENTITIES)
     network = event.network
     invitations = list(selectors.event_invitations(event=event))
     by_answer: dict[str, list[Invitation]] = {a: [] for a in Invitation.Answer.values}
@@ -311,10 +311,15 @@ def _cell(value: object) -> object:
 
 @login_required
 def event_export(request, slug, pk, fmt):
-    event = get_event_for_user(request.user, slug, pk, VIEW)
+    event = get_event_for_user(request.user, slug, pk, IDENTITIES)
     if fmt not in ("csv", "xlsx"):
         raise Http404
-    rows = [[_cell(v) for v in row] for row in [_export_header(), *_export_rows(event)]]
+    rows = [_export_header(), *_export_rows(event)]
+    if not request.user.has_perm(MANAGE, event.network):
+        # Contact addresses are for the coordinator; researchers get the rest.
+        email_column = 2
+        rows = [row[:email_column] + row[email_column + 1 :] for row in rows]
+    rows = [[_cell(v) for v in row] for row in rows]
     day = timezone.localtime(event.starts_at, TOKYO).date().isoformat()
     filename = f"event-{day}-{event.pk}.{fmt}"
     if fmt == "csv":
@@ -339,7 +344,7 @@ def event_export(request, slug, pk, fmt):
 
 @login_required
 def event_signin_sheet(request, slug, pk):
-    event = get_event_for_user(request.user, slug, pk, VIEW)
+    event = get_event_for_user(request.user, slug, pk, IDENTITIES)
     network = event.network
     invitations = list(selectors.event_invitations(event=event))
     return render(

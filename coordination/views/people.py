@@ -21,12 +21,14 @@ from ..forms import (
     ProfileForm,
     RegionFilterForm,
     RegionForm,
+    StaffAddForm,
 )
-from ..models import ImportRun, Organization, Participant, Region
+from ..models import ImportRun, NetworkRole, Organization, Participant, Region
 from ..paging import page_of, querystring_without_page
 from ..permissions import get_network_for_user, networks_for_user
 
 VIEW = "coordination.view_network"
+IDENTITIES = "coordination.view_identities"
 MANAGE = "coordination.manage_network"
 PORTAL = "coordination.use_portal"
 
@@ -79,6 +81,7 @@ def network_detail(request, slug):
             "summary": selectors.network_summary(network=network),
             "regions": selectors.region_list(network=network),
             "can_manage": request.user.has_perm(MANAGE, network),
+            "can_identify": request.user.has_perm(IDENTITIES, network),
             "export_formats": [
                 ("graphml", "GraphML"),
                 ("gexf", "GEXF (Gephi)"),
@@ -86,6 +89,49 @@ def network_detail(request, slug):
                 ("csv", "CSV (ZIP)"),
             ],
         },
+    )
+
+
+@login_required
+def staff_list(request, slug):
+    """The network's coordinators and researchers; the coordinator adds people and
+    decides which researchers may see real names."""
+    network = get_network_for_user(request.user, slug, MANAGE)
+    form = StaffAddForm(request.POST or None)
+    if request.method == "POST":
+        try:
+            if "role_id" in request.POST:
+                staff_role = get_object_or_404(
+                    NetworkRole, network=network, pk=request.POST["role_id"]
+                )
+                action = request.POST.get("action")
+                changes = (
+                    {"remove": True}
+                    if action == "remove"
+                    else {"identified_access": action == "grant"}
+                )
+                services.staff_update(
+                    network=network, staff_role=staff_role, acting_user=request.user, **changes
+                )
+                messages.success(request, _("Saved."))
+                return redirect("staff_list", network.slug)
+            if form.is_valid():
+                services.staff_add(network=network, **form.cleaned_data)
+                messages.success(
+                    request, _("Added. They sign in with a code sent to that address.")
+                )
+                return redirect("staff_list", network.slug)
+        except services.StaffError as exc:
+            messages.error(request, str(exc))
+    roles = (
+        NetworkRole.objects.filter(network=network)
+        .select_related("user")
+        .order_by("role", "user__email")
+    )
+    return render(
+        request,
+        "coordination/staff_list.html",
+        {"network": network, "roles": roles, "form": form},
     )
 
 
@@ -144,7 +190,7 @@ def region_list(request, slug):
 
 @login_required
 def region_detail(request, slug, pk):
-    network = get_network_for_user(request.user, slug, VIEW)
+    network = get_network_for_user(request.user, slug, IDENTITIES)
     region = get_object_or_404(Region, network=network, pk=pk)
     return render(
         request,
@@ -178,7 +224,7 @@ def region_edit(request, slug, pk=None):
 
 @login_required
 def organization_list(request, slug):
-    network = get_network_for_user(request.user, slug, VIEW)
+    network = get_network_for_user(request.user, slug, IDENTITIES)
     filters = OrganizationFilterForm(request.GET or None, network=network)
     criteria = filters.cleaned_data if filters.is_valid() else {}
     organizations = selectors.organization_list(
@@ -202,7 +248,7 @@ def organization_list(request, slug):
 
 @login_required
 def organization_detail(request, slug, pk):
-    network = get_network_for_user(request.user, slug, VIEW)
+    network = get_network_for_user(request.user, slug, IDENTITIES)
     organization = get_object_or_404(
         Organization.objects.select_related("region"), network=network, pk=pk
     )
@@ -244,7 +290,7 @@ def organization_edit(request, slug, pk=None):
 
 @login_required
 def participant_list(request, slug):
-    network = get_network_for_user(request.user, slug, VIEW)
+    network = get_network_for_user(request.user, slug, IDENTITIES)
     filters = ParticipantFilterForm(request.GET or None, network=network)
     criteria = filters.cleaned_data if filters.is_valid() else {}
     participants = selectors.participant_list(
@@ -270,7 +316,7 @@ def participant_list(request, slug):
 
 @login_required
 def participant_detail(request, slug, pk):
-    network = get_network_for_user(request.user, slug, VIEW)
+    network = get_network_for_user(request.user, slug, IDENTITIES)
     participant = get_object_or_404(
         Participant.objects.select_related("organization__region", "recruited_by", "user"),
         network=network,

@@ -24,8 +24,18 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ["coordinator", "researcher", "member_a", "outsider", "stranger", "anonymous"]
-VIEWERS = {"coordinator", "researcher"}
+ROLES = [
+    "coordinator",
+    "researcher",
+    "identified_researcher",
+    "member_a",
+    "outsider",
+    "stranger",
+    "anonymous",
+]
+VIEWERS = {"coordinator", "researcher", "identified_researcher"}
+# Pages that name people and firms: researchers only with identified access.
+IDENTIFIED = {"coordinator", "identified_researcher"}
 MANAGERS = {"coordinator"}
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -136,17 +146,17 @@ def _sent(w):
 
 
 PAGES = [
-    ("bulletin_list", lambda w: [w.network.slug], {}, VIEWERS),
+    ("bulletin_list", lambda w: [w.network.slug], {}, IDENTIFIED),
     ("bulletin_create", lambda w: [w.network.slug], {}, MANAGERS),
-    ("bulletin_detail", _draft, {}, VIEWERS),
-    ("bulletin_detail", _sent, {"status": "sent"}, VIEWERS),
+    ("bulletin_detail", _draft, {}, IDENTIFIED),
+    ("bulletin_detail", _sent, {"status": "sent"}, IDENTIFIED),
     ("bulletin_edit", _draft, {}, MANAGERS),
     ("bulletin_audience", _draft, {}, MANAGERS),
     ("bulletin_audience", _draft, {"everyone": "on", "preview": "1"}, MANAGERS),
     ("bulletin_action", lambda w: [*_draft(w), "send"], {}, MANAGERS),
     ("bulletin_action", lambda w: [*_draft(w), "cancel"], {}, MANAGERS),
-    ("bulletin_attachment", lambda w: [*_draft(w), w.draft_file.pk], {}, VIEWERS),
-    ("bulletin_attachment", lambda w: [*_sent(w), w.sent_file.pk], {}, VIEWERS | {"member_a"}),
+    ("bulletin_attachment", lambda w: [*_draft(w), w.draft_file.pk], {}, IDENTIFIED),
+    ("bulletin_attachment", lambda w: [*_sent(w), w.sent_file.pk], {}, IDENTIFIED | {"member_a"}),
     ("portal_bulletins", lambda w: [w.network.slug], {}, {"coordinator", "member_a"}),
 ]
 
@@ -245,8 +255,8 @@ def test_bulletin_list_shows_status_times_and_counts(client, world, coordinator)
     assert "badge text-bg-success" in html and "New bulletin" in html
 
 
-def test_researcher_sees_the_list_without_the_new_button(client, world, researcher):
-    client.force_login(researcher)
+def test_researcher_sees_the_list_without_the_new_button(client, world, identified_researcher):
+    client.force_login(identified_researcher)
     html = client.get(reverse("bulletin_list", args=[world.network.slug])).content.decode()
     assert "Reflections" in html
     assert reverse("bulletin_create", args=[world.network.slug]) not in html
@@ -625,8 +635,8 @@ def test_detail_shows_the_rendered_bulletin_audience_and_attachments(client, wor
     assert reverse("bulletin_action", args=[*_draft(world), "send"]) in html
 
 
-def test_researcher_sees_the_detail_without_actions(client, world, researcher):
-    client.force_login(researcher)
+def test_researcher_sees_the_detail_without_actions(client, world, identified_researcher):
+    client.force_login(identified_researcher)
     html = client.get(reverse("bulletin_detail", args=_draft(world))).content.decode()
     assert "Draft news" in html
     assert 'id="bulletin-actions"' not in html and 'id="schedule-form"' not in html

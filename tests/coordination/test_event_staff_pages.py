@@ -22,8 +22,18 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ["coordinator", "researcher", "member_a", "outsider", "stranger", "anonymous"]
-VIEWERS = {"coordinator", "researcher"}
+ROLES = [
+    "coordinator",
+    "researcher",
+    "identified_researcher",
+    "member_a",
+    "outsider",
+    "stranger",
+    "anonymous",
+]
+VIEWERS = {"coordinator", "researcher", "identified_researcher"}
+# Pages that name people and firms: researchers only with identified access.
+IDENTIFIED = {"coordinator", "identified_researcher"}
 MANAGERS = {"coordinator"}
 
 
@@ -123,17 +133,17 @@ def _detail_args(w):
 
 
 PAGES = [
-    ("event_list", lambda w: [w.network.slug], {}, VIEWERS),
-    ("event_list", lambda w: [w.network.slug], {"when": "past", "status": "held"}, VIEWERS),
+    ("event_list", lambda w: [w.network.slug], {}, IDENTIFIED),
+    ("event_list", lambda w: [w.network.slug], {"when": "past", "status": "held"}, IDENTIFIED),
     ("event_create", lambda w: [w.network.slug], {}, MANAGERS),
-    ("event_detail", _detail_args, {}, VIEWERS),
+    ("event_detail", _detail_args, {}, IDENTIFIED),
     ("event_edit", _detail_args, {}, MANAGERS),
     ("event_audience", _detail_args, {}, MANAGERS),
     ("event_audience", _detail_args, {"everyone": "on", "preview": "1"}, MANAGERS),
     ("event_action", lambda w: [*_detail_args(w), "cancel"], {}, MANAGERS),
-    ("event_export", lambda w: [*_detail_args(w), "csv"], {}, VIEWERS),
-    ("event_export", lambda w: [*_detail_args(w), "xlsx"], {}, VIEWERS),
-    ("event_signin_sheet", _detail_args, {}, VIEWERS),
+    ("event_export", lambda w: [*_detail_args(w), "csv"], {}, IDENTIFIED),
+    ("event_export", lambda w: [*_detail_args(w), "xlsx"], {}, IDENTIFIED),
+    ("event_signin_sheet", _detail_args, {}, IDENTIFIED),
     ("event_checkin", _detail_args, {}, MANAGERS),
     ("event_checkin", _detail_args, {"q": "member"}, MANAGERS),
 ]
@@ -241,7 +251,7 @@ def test_event_list_splits_upcoming_and_past_and_counts_answers(
 
 
 def test_event_list_highlights_proposals_and_offers_new_event_to_coordinators_only(
-    client, coordinator, researcher, network, member_b
+    client, coordinator, identified_researcher, network, member_b
 ):
     make_event(network, title="Visit B Works", status=Event.Status.PROPOSED, proposed_by=member_b)
     make_event(network, title="Regular meeting")
@@ -254,7 +264,7 @@ def test_event_list_highlights_proposals_and_offers_new_event_to_coordinators_on
     assert "proposed by Member B" in html
     assert reverse("event_create", args=[network.slug]) in html
 
-    client.force_login(researcher)
+    client.force_login(identified_researcher)
     html = client.get(reverse("event_list", args=[network.slug])).content.decode()
     assert "Visit B Works" in html
     assert reverse("event_create", args=[network.slug]) not in html
@@ -424,7 +434,7 @@ def test_event_detail_shows_details_counts_by_region_and_invitees_by_answer(
 
 
 def test_event_detail_buttons_follow_role_and_status(
-    client, coordinator, researcher, network, member_b
+    client, coordinator, identified_researcher, network, member_b
 ):
     proposal = make_event(network, status=Event.Status.PROPOSED, proposed_by=member_b)
     client.force_login(coordinator)
@@ -450,7 +460,7 @@ def test_event_detail_buttons_follow_role_and_status(
         assert url in html
     assert reverse("event_action", args=[slug, scheduled.pk, "approve"]) not in html
 
-    client.force_login(researcher)
+    client.force_login(identified_researcher)
     html = client.get(reverse("event_detail", args=[slug, scheduled.pk])).content.decode()
     assert reverse("event_edit", args=[slug, scheduled.pk]) not in html
     assert reverse("event_action", args=[slug, scheduled.pk, "cancel"]) not in html
@@ -764,6 +774,18 @@ def test_csv_export_has_a_bom_and_parses_back(
     assert by_name["'=HYPERLINK(1)"][9:] == ["1", "1"]
 
 
+def test_a_researchers_export_has_no_contact_addresses(
+    client, identified_researcher, network, region_a, member_a, member_b
+):
+    event = _export_world(network, region_a, member_a, member_b)
+    client.force_login(identified_researcher)
+    response = client.get(reverse("event_export", args=[network.slug, event.pk, "csv"]))
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert "E-mail address" not in rows[0] and rows[0][:3] == ["Name", "Kana", "Organization"]
+    assert member_a.email not in response.content.decode("utf-8-sig")
+    assert {row[0] for row in rows[1:]} >= {"Member A", "Member B"}
+
+
 def test_xlsx_export_has_the_same_rows_as_the_csv(
     client, coordinator, network, region_a, member_a, member_b
 ):
@@ -797,7 +819,7 @@ def test_unknown_export_format_is_404(client, coordinator, network):
 
 
 def test_signin_sheet_lists_confirmed_and_maybe_with_a_signature_column(
-    client, researcher, network, region_a, member_a, member_b
+    client, identified_researcher, network, region_a, member_a, member_b
 ):
     event = make_event(network, title="Kickoff", venue="Tsubame hall")
     invite(event, member_a, answer="yes")
@@ -805,7 +827,7 @@ def test_signin_sheet_lists_confirmed_and_maybe_with_a_signature_column(
     invite(event, person(network, region_a, "Said No"), answer="no")
     invite(event, person(network, region_a, "Silent"))
     invite(event, person(network, region_a, "Waiting"), answer="yes", waitlisted_at=timezone.now())
-    client.force_login(researcher)
+    client.force_login(identified_researcher)
     html = client.get(reverse("event_signin_sheet", args=[network.slug, event.pk])).content.decode()
     sheet = html[html.index('id="signin-sheet"') :]
     assert "Member A" in sheet and "Member B" in sheet

@@ -11,10 +11,20 @@ from coordination.permissions import roles_of
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ["coordinator", "researcher", "member_a", "outsider", "stranger", "anonymous"]
+ROLES = [
+    "coordinator",
+    "researcher",
+    "identified_researcher",
+    "member_a",
+    "outsider",
+    "stranger",
+    "anonymous",
+]
 
 # page -> the roles that may open it (everyone else gets 404, anonymous a redirect)
-VIEWERS = {"coordinator", "researcher"}
+VIEWERS = {"coordinator", "researcher", "identified_researcher"}
+# Pages that name people and firms: researchers only with identified access.
+IDENTIFIED = {"coordinator", "identified_researcher"}
 MANAGERS = {"coordinator"}
 PORTAL = {"coordinator", "member_a"}  # the coordinator fixture is also a participant
 
@@ -23,15 +33,15 @@ PAGES = [
     ("network_edit", lambda w: [w.network.slug], MANAGERS),
     ("region_list", lambda w: [w.network.slug], VIEWERS),
     ("region_create", lambda w: [w.network.slug], MANAGERS),
-    ("region_detail", lambda w: [w.network.slug, w.region.pk], VIEWERS),
+    ("region_detail", lambda w: [w.network.slug, w.region.pk], IDENTIFIED),
     ("region_edit", lambda w: [w.network.slug, w.region.pk], MANAGERS),
-    ("organization_list", lambda w: [w.network.slug], VIEWERS),
+    ("organization_list", lambda w: [w.network.slug], IDENTIFIED),
     ("organization_create", lambda w: [w.network.slug], MANAGERS),
-    ("organization_detail", lambda w: [w.network.slug, w.organization.pk], VIEWERS),
+    ("organization_detail", lambda w: [w.network.slug, w.organization.pk], IDENTIFIED),
     ("organization_edit", lambda w: [w.network.slug, w.organization.pk], MANAGERS),
-    ("participant_list", lambda w: [w.network.slug], VIEWERS),
+    ("participant_list", lambda w: [w.network.slug], IDENTIFIED),
     ("participant_create", lambda w: [w.network.slug], MANAGERS),
-    ("participant_detail", lambda w: [w.network.slug, w.member.pk], VIEWERS),
+    ("participant_detail", lambda w: [w.network.slug, w.member.pk], IDENTIFIED),
     ("participant_edit", lambda w: [w.network.slug, w.member.pk], MANAGERS),
     ("import_upload", lambda w: [w.network.slug, "participants"], MANAGERS),
     ("import_upload", lambda w: [w.network.slug, "regions"], MANAGERS),
@@ -184,9 +194,25 @@ def test_only_staff_may_create_networks(client, stranger, coordinator):
     assert "coordinator" in roles_of(fresh, Network.objects.get(slug="gamma"))
 
 
-def test_researchers_do_not_see_contact_addresses(client, researcher, coordinator, member_a):
+def test_researchers_do_not_see_contact_addresses(
+    client, identified_researcher, coordinator, member_a
+):
     url = reverse("participant_detail", args=[member_a.network.slug, member_a.pk])
-    client.force_login(researcher)
-    assert member_a.email not in client.get(url).content.decode()
+    client.force_login(identified_researcher)
+    response = client.get(url)
+    assert response.status_code == 200
+    assert member_a.full_name in response.content.decode()
+    assert member_a.email not in response.content.decode()
     client.force_login(coordinator)
     assert member_a.email in client.get(url).content.decode()
+
+
+def test_a_researcher_sees_names_only_once_granted(client, researcher, network, member_a):
+    url = reverse("participant_list", args=[network.slug])
+    client.force_login(researcher)
+    assert client.get(url).status_code == 404
+    role = researcher.network_roles.get(network=network)
+    role.identified_access = True
+    role.save()
+    client.force_login(researcher)  # a fresh request: roles are cached per user object
+    assert member_a.full_name in client.get(url).content.decode()

@@ -322,8 +322,16 @@ def test_coordinator_sees_every_staff_page(client, coordinator, network, tie):
     assert "Member A – Member B" in client.get(_pages(network, tie)["list"]).content.decode()
 
 
-def test_researcher_reads_but_cannot_change(client, researcher, network, tie):
+def test_a_researcher_without_identified_access_does_not_see_the_ties(
+    client, researcher, network, tie
+):
     client.force_login(researcher)
+    for name, url in _pages(network, tie).items():
+        assert client.get(url).status_code == 404, name
+
+
+def test_researcher_reads_but_cannot_change(client, identified_researcher, network, tie):
+    client.force_login(identified_researcher)
     pages = _pages(network, tie)
     assert client.get(pages["list"]).status_code == 200
     assert client.get(pages["detail"]).status_code == 200
@@ -661,7 +669,7 @@ def test_staff_without_participation_cannot_use_the_portal_report(
 
 def test_a_racing_duplicate_gets_the_message_not_an_error(network, people, tie, monkeypatch):
     # Both requests passed the check before either saved: the constraint decides.
-    monkeypatch.setattr(services, "_check_duplicate", lambda **kwargs: None)
+    monkeypatch.setattr("observations.services.ties._check_duplicate", lambda **kwargs: None)
     data = {
         "source": people["b"],
         "target": people["a"],

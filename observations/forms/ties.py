@@ -11,8 +11,8 @@ from django.utils.translation import gettext_lazy as _
 from coordination.forms import BootstrapFilterMixin
 from coordination.models import Event, Network, Participant, Region
 
-from . import selectors, services
-from .models import Tie
+from .. import selectors, services
+from ..models import Tie
 
 # The file travels back in a hidden field between the preview and the apply step.
 TIE_IMPORT_MAX_BYTES = 2 * 1024 * 1024

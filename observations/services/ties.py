@@ -17,7 +17,7 @@ from coordination.models import Network, Participant
 from coordination.services.imports import ImportResult, RowOutcome, _apply, _cells, _run
 from coordination.tables import RowError, TableError
 
-from .models import Tie
+from ..models import Tie
 
 TIE_COLUMNS = [
     "source_email",

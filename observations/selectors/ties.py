@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 
 from coordination.models import Event, Network, Participant
 
-from .models import Tie
+from ..models import Tie
 
 _RELATED = (
     "source__organization__region",

@@ -17,9 +17,9 @@ from coordination.paging import page_of, querystring_without_page
 from coordination.permissions import get_network_for_user
 from coordination.tables import TableError
 
-from . import selectors, services
-from .forms import TieFilterForm, TieForm, TieImportApplyForm, TieImportForm, TieReportForm
-from .permissions import MANAGE, PORTAL, VIEW, get_tie_for_user
+from .. import selectors, services
+from ..forms import TieFilterForm, TieForm, TieImportApplyForm, TieImportForm, TieReportForm
+from ..permissions import IDENTITIES, MANAGE, PORTAL, get_tie_for_user
 
 
 def _detail_url(tie) -> str:
@@ -28,7 +28,7 @@ def _detail_url(tie) -> str:
 
 @login_required
 def tie_list(request, slug):
-    network = get_network_for_user(request.user, slug, VIEW)
+    network = get_network_for_user(request.user, slug, IDENTITIES)
     filters = TieFilterForm(request.GET or None, network=network)
     criteria = filters.cleaned_data if filters.is_valid() else {}
     ties = selectors.tie_list(
@@ -90,7 +90,7 @@ def tie_edit(request, slug, pk):
 
 @login_required
 def tie_detail(request, slug, pk):
-    tie = get_tie_for_user(request.user, slug, pk, VIEW)
+    tie = get_tie_for_user(request.user, slug, pk, IDENTITIES)
     return render(
         request,
         "observations/tie_detail.html",
