@@ -116,21 +116,31 @@ class Masker:
         )
         return pattern, replacements
 
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        """Where `mask` replaces something in `text`, and with what, in order."""
+        if not text:
+            return []
+        pattern, replacements = self._table
+        found = []
+        for match in (pattern or EMAIL_RE).finditer(text):
+            label = replacements.get(match.group(0).casefold())
+            if label is None:
+                if not EMAIL_RE.fullmatch(match.group(0)):
+                    continue
+                label = EMAIL_MASK
+            found.append((match.start(), match.end(), label))
+        return found
+
     def mask(self, text: str) -> str:
         if not text:
             return text
-        pattern, replacements = self._table
-        if pattern is None:
-            return EMAIL_RE.sub(EMAIL_MASK, text)
-
-        def replace(match: re.Match) -> str:
-            found = match.group(0)
-            label = replacements.get(found.casefold())
-            if label is not None:
-                return label
-            return EMAIL_MASK if EMAIL_RE.fullmatch(found) else found
-
-        return pattern.sub(replace, text)
+        pieces, position = [], 0
+        for start, end, label in self.spans(text):
+            pieces.append(text[position:start])
+            pieces.append(label)
+            position = end
+        pieces.append(text[position:])
+        return "".join(pieces)
 
 
 class Namer:
@@ -166,6 +176,10 @@ class Namer:
 
     def text(self, text: str) -> str:
         return self._masker.mask(text) if self._masker else text
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        """Where `text` masks names (none for those who may see them)."""
+        return self._masker.spans(text) if self._masker else []
 
     def event(self, event) -> str:
         if event is None:

@@ -23,7 +23,7 @@ from django.utils.safestring import SafeString, mark_safe
 from coordination.models import Network, Region
 
 from ..models import Code, Coding, Memo, Observation
-from ..pseudonyms import EMAIL_MASK, EMAIL_RE, Namer
+from ..pseudonyms import Namer
 from .log import Criteria, observation_queryset
 
 __all__ = [
@@ -238,22 +238,9 @@ class Segment:
 
 
 def _mask_spans(namer: Namer, text: str) -> list[tuple[int, int, str]]:
-    """Where the namer's Masker replaces something in `text`, and with what: the same
-    matches as Masker.mask, kept as positions."""
-    if not namer.pseudonymous or not text:
-        return []
-    # The Masker's own table, so that the two can never disagree about a name.
-    pattern, replacements = namer._masker._table
-    pattern = pattern or EMAIL_RE
-    spans = []
-    for match in pattern.finditer(text):
-        label = replacements.get(match.group(0).casefold())
-        if label is None:
-            if not EMAIL_RE.fullmatch(match.group(0)):
-                continue
-            label = EMAIL_MASK
-        spans.append((match.start(), match.end(), label))
-    return spans
+    """Where the namer masks something in `text`, and with what (the Masker's own
+    matches, so that the panel and the masked text never disagree)."""
+    return namer.spans(text) if namer.pseudonymous else []
 
 
 def text_segments(
