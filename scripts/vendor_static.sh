@@ -5,13 +5,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BOOTSTRAP=5.3.9
+CHARTJS=4.6.1
+CYTOSCAPE=3.35.0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-(cd "$tmp" && npm pack --silent "bootstrap@$BOOTSTRAP" >/dev/null && tar xzf bootstrap-$BOOTSTRAP.tgz)
-dest=static/vendor/bootstrap
-rm -rf "$dest" && mkdir -p "$dest"
-cp "$tmp/package/dist/css/bootstrap.min.css" "$tmp/package/dist/js/bootstrap.bundle.min.js" "$tmp/package/LICENSE" "$dest/"
-# The source maps are not shipped; their references would break collectstatic.
-sed -i "/sourceMappingURL=/d" "$dest"/*.js "$dest"/*.css
-echo "bootstrap $BOOTSTRAP (MIT) from the npm registry" > "$dest/VERSION"
+
+# vendor NAME VERSION DEST FILE... : files are paths inside the npm package.
+vendor() {
+  local name=$1 version=$2 dest=$3
+  shift 3
+  rm -rf "$tmp/package"
+  (cd "$tmp" && npm pack --silent "$name@$version" >/dev/null && tar xzf "$(ls "$tmp"/*.tgz | head -1)" && rm -f "$tmp"/*.tgz)
+  rm -rf "$dest" && mkdir -p "$dest"
+  for file in "$@"; do cp "$tmp/package/$file" "$dest/"; done
+  # The source maps are not shipped; their references would break collectstatic.
+  sed -i "/sourceMappingURL=/d" "$dest"/*.js
+  [ -n "$(ls "$dest"/*.css 2>/dev/null)" ] && sed -i "/sourceMappingURL=/d" "$dest"/*.css
+  echo "$name $version (MIT) from the npm registry" > "$dest/VERSION"
+}
+
+vendor bootstrap "$BOOTSTRAP" static/vendor/bootstrap \
+  dist/css/bootstrap.min.css dist/js/bootstrap.bundle.min.js LICENSE
+vendor chart.js "$CHARTJS" static/vendor/chartjs dist/chart.umd.min.js LICENSE.md
+vendor cytoscape "$CYTOSCAPE" static/vendor/cytoscape dist/cytoscape.min.js LICENSE
 echo "vendored into static/vendor/"
