@@ -112,14 +112,20 @@ def _cell(value: object) -> object:
     return "" if value is None else value
 
 
+def iter_rows(data: bytes, filename: str) -> Iterable[tuple[int, list[object]]]:
+    """(row number, raw cells) of the first sheet of an XLSX file or of a CSV file in
+    UTF-8 (with or without BOM) or CP932; TableError for an empty file."""
+    if not data.strip():
+        raise TableError([RowError(None, None, _("The file is empty."))])
+    is_xlsx = data.startswith(XLSX_MAGIC) or filename.lower().endswith((".xlsx", ".xlsm"))
+    return _xlsx_rows(data) if is_xlsx else _csv_rows(data)
+
+
 def read_table(
     data: bytes, filename: str, *, allowed: Iterable[str], required: Iterable[str]
 ) -> Table:
     """Read the first sheet or the CSV; check the header against the allowed columns."""
-    if not data.strip():
-        raise TableError([RowError(None, None, _("The file is empty."))])
-    is_xlsx = data.startswith(XLSX_MAGIC) or filename.lower().endswith((".xlsx", ".xlsm"))
-    source = _xlsx_rows(data) if is_xlsx else _csv_rows(data)
+    source = iter_rows(data, filename)
 
     allowed = list(allowed)
     table: Table | None = None
