@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -332,6 +333,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "coordination.tasks.send_due_reminders",
         "schedule": 15 * 60,
         "options": {"expires": 14 * 60},
+    },
+    # Today's snapshot of every network changed since the last round (the debounce).
+    "indicators-dirty": {
+        "task": "observations.tasks_indicators.compute_dirty_indicators",
+        "schedule": 5 * 60,
+        "options": {"expires": 4 * 60},
+    },
+    # Every network's monthly history and today, so corrections reach the charts.
+    "indicators-nightly": {
+        "task": "observations.tasks_indicators.compute_indicators_nightly",
+        "schedule": crontab(hour=2, minute=30),
+        "options": {"expires": 23 * 3600},
     },
 }
 

@@ -12,6 +12,8 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from hubless.indicators_dirty import indicators_mark_dirty
+
 from ..models import Bulletin, BulletinAttachment, Delivery, Network, Participant
 
 MAX_BODY_CHARS = 100_000
@@ -209,6 +211,7 @@ def bulletin_send(*, bulletin: Bulletin, now: dt.datetime | None = None) -> Bull
     bulletin.started_at = now
     bulletin.save(update_fields=["status", "started_at", "updated_at"])
     transaction.on_commit(lambda: deliver_bulletin.delay(bulletin.pk))
+    indicators_mark_dirty(bulletin.network_id)
     return bulletin
 
 
@@ -298,11 +301,15 @@ def bulletin_finish_if_done(*, bulletin_id: int) -> bool:
     )
     if open_.exists():
         return False
-    return bool(
+    finished = bool(
         Bulletin.objects.filter(pk=bulletin_id, status=Bulletin.Status.SENDING).update(
             status=Bulletin.Status.SENT, finished_at=timezone.now()
         )
     )
+    if finished:
+        network_id = Bulletin.objects.values_list("network_id", flat=True).get(pk=bulletin_id)
+        indicators_mark_dirty(network_id)
+    return finished
 
 
 def deliveries_requeue_stuck(*, older_than: dt.timedelta = STUCK_AFTER) -> list[int]:

@@ -12,6 +12,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from hubless.indicators_dirty import indicators_mark_dirty
+
 from ..models import Event, Invitation, InvitationNotice, Network, Participant, RsvpToken
 
 # Changing one of these moves the calendar entry: invitees get an update.
@@ -64,6 +66,7 @@ def event_save(*, network: Network, event: Event | None = None, data: dict) -> E
         _mail_invitees(event)
     if not creating and event.capacity != old_capacity:
         _fill_from_waitlist(Event.objects.select_for_update().get(pk=event.pk))
+    indicators_mark_dirty(event.network_id)
     return event
 
 
@@ -91,6 +94,7 @@ def event_approve(*, event: Event) -> Event:
         raise EventError(_("Only a proposed event can be approved."))
     event.status = Event.Status.SCHEDULED
     event.save(update_fields=["status", "updated_at"])
+    indicators_mark_dirty(event.network_id)
     return event
 
 
@@ -106,6 +110,7 @@ def event_cancel(*, event: Event) -> Event:
     RsvpToken.objects.filter(invitation__event=event).update(revoked=True)
     if was_scheduled:
         _mail_invitees(event)  # the cancellation removes the calendar entry
+    indicators_mark_dirty(event.network_id)
     return event
 
 
@@ -117,6 +122,7 @@ def event_mark_held(*, event: Event) -> Event:
     event.status = Event.Status.HELD
     event.attendance_recorded = True
     event.save(update_fields=["status", "attendance_recorded", "updated_at"])
+    indicators_mark_dirty(event.network_id)
     return event
 
 
@@ -148,6 +154,7 @@ def event_invite(*, event: Event, participant_ids: list[int]) -> int:
         ignore_conflicts=True,
     )
     _mail_invitees(event)
+    indicators_mark_dirty(event.network_id)
     return len(ids - already)
 
 
@@ -292,6 +299,7 @@ def invitation_answer(
         invitation.waitlisted_at = now
     invitation.save(update_fields=["answer", "answered_at", "waitlisted_at"])
     promoted = _fill_from_waitlist(event) if was_confirmed else []
+    indicators_mark_dirty(event.network_id)
     return AnswerResult(
         invitation, changed=True, waitlisted=invitation.is_waitlisted, promoted=promoted
     )
@@ -313,6 +321,7 @@ def invitation_check_in(*, invitation: Invitation, attended: bool) -> Invitation
     invitation.attended = attended
     invitation.checked_in_at = timezone.now() if attended else None
     invitation.save(update_fields=["attended", "checked_in_at"])
+    indicators_mark_dirty(invitation.event.network_id)
     return invitation
 
 

@@ -8,6 +8,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from hubless.indicators_dirty import indicators_mark_dirty
+
 from .. import tables
 from ..models import (
     ImportRun,
@@ -106,12 +108,15 @@ def _apply(obj, values: dict) -> str:
     return "updated"
 
 
-def _run(dry_run: bool, work) -> ImportResult:
-    """All or nothing: run `work` in one transaction, rolled back for a dry run."""
+def _run(dry_run: bool, work, *, network_id: int | None = None) -> ImportResult:
+    """All or nothing: run `work` in one transaction, rolled back for a dry run. An
+    applied import of `network_id` asks for its indicators to be recomputed."""
     result = ImportResult(dry_run=dry_run)
     try:
         with transaction.atomic():
             work(result)
+            if network_id is not None:
+                indicators_mark_dirty(network_id)  # dropped with a rolled-back dry run
             if dry_run:
                 raise _DryRunRollback
     except _DryRunRollback:
@@ -195,7 +200,7 @@ def regions_import(*, network: Network, data: bytes, filename: str, dry_run: boo
             region = existing.get(values["name"]) or Region(network=network)
             result.rows.append(RowOutcome(number, _apply(region, values), values["name"]))
 
-    return _run(dry_run, work)
+    return _run(dry_run, work, network_id=network.pk)
 
 
 def participants_import(
@@ -344,7 +349,7 @@ def participants_import(
                 RowOutcome(number, action, f"{values['full_name']} <{values['email']}>")
             )
 
-    return _run(dry_run, work)
+    return _run(dry_run, work, network_id=network.pk)
 
 
 IMPORTERS = {

@@ -10,6 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from hubless.indicators_dirty import indicators_mark_dirty
+
 from ..models import (
     Network,
     NetworkRole,
@@ -119,6 +121,7 @@ def _save(obj, data: dict):
 
 @transaction.atomic
 def region_save(*, network: Network, region: Region | None = None, data: dict) -> Region:
+    indicators_mark_dirty(network.pk)
     return _save(region or Region(network=network), data)
 
 
@@ -126,6 +129,7 @@ def region_save(*, network: Network, region: Region | None = None, data: dict) -
 def organization_save(
     *, network: Network, organization: Organization | None = None, data: dict
 ) -> Organization:
+    indicators_mark_dirty(network.pk)
     return _save(organization or Organization(network=network), data)
 
 
@@ -150,6 +154,7 @@ def participant_save(
     _consent_dates(participant, timezone.localdate())
     participant.full_clean()
     participant.save()
+    indicators_mark_dirty(network.pk)
     return participant
 
 

@@ -16,6 +16,7 @@ from coordination import tables
 from coordination.models import Network, Participant
 from coordination.services.imports import ImportResult, RowOutcome, _apply, _cells, _run
 from coordination.tables import RowError, TableError
+from hubless.indicators_dirty import indicators_mark_dirty
 
 from ..models import Tie
 
@@ -141,6 +142,7 @@ def _save_once(tie: Tie) -> None:
     try:
         with transaction.atomic():
             tie.save()
+            indicators_mark_dirty(tie.network_id)
     except IntegrityError:
         raise TieError(
             _("These two already have a tie of this kind starting on %(date)s.")
@@ -194,6 +196,7 @@ def tie_confirm(*, tie: Tie) -> Tie:
         raise TieError(_("Only a reported tie can be confirmed."))
     current.status = Tie.Status.CONFIRMED
     current.save()
+    indicators_mark_dirty(current.network_id)
     return current
 
 
@@ -204,6 +207,7 @@ def tie_reject(*, tie: Tie) -> Tie:
         raise TieError(_("Only a reported tie can be rejected."))
     current.status = Tie.Status.REJECTED
     current.save()
+    indicators_mark_dirty(current.network_id)
     return current
 
 
@@ -213,6 +217,7 @@ def tie_delete(*, tie: Tie) -> Tie:
     current = _locked(tie)
     current.deleted_at = timezone.now()
     current.save()
+    indicators_mark_dirty(current.network_id)
     return current
 
 
@@ -337,4 +342,4 @@ def ties_import(*, network: Network, data: bytes, filename: str, dry_run: bool) 
             }
             result.rows.append(RowOutcome(number, action, label))
 
-    return _run(dry_run, work)
+    return _run(dry_run, work, network_id=network.pk)

@@ -1,11 +1,14 @@
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from coordination import demo
 from coordination.management.cli import cli_language
-from observations.demo import ties_seed
+from observations.demo import log_seed, ties_seed
+from observations.services.indicators import snapshots_backfill
+from partners.demo import partners_demo_seed
 
 
 class Command(BaseCommand):
@@ -18,6 +21,13 @@ class Command(BaseCommand):
     def _seed(self) -> None:
         result = demo.demo_seed()
         ties_seed(network=result.network)
+        log_seed(network=result.network)
+        # The dashboard shows history at once: monthly snapshots since the start.
+        snapshots_backfill(network=result.network, until=timezone.localdate())
+        partners_demo_seed(
+            network=result.network,
+            user=get_user_model().objects.filter(email=demo.COORDINATOR_EMAIL).first(),
+        )
         state = "created" if result.created else "already there, checked"
         self.stdout.write(
             f"Demo network '{result.network.slug}' {state}: "
