@@ -624,6 +624,7 @@ SSDSE_DERIVED: list[Derived] = [
     ),
     Derived(
         "elderly_single_share",
+        # xgettext:no-python-format
         gettext_lazy("Elderly living alone (% of households)"),
         ("A8301",),
         ("A710101",),

@@ -13,6 +13,7 @@ from django.db.models import Count, F, Q
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from coordination.models import (
     Bulletin,
@@ -65,7 +66,7 @@ INDICATOR_LABELS = {
     "attendance_rate": _("Attendance rate"),
     "bulletins_sent": _("Bulletins sent"),
     "bulletin_read_rate": _("Bulletin read rate"),
-    "components": _("Components"),
+    "components": pgettext_lazy("parts of a graph", "Connected components"),
     "isolates": _("Members without ties"),
     "coordinators": _("Coordinators"),
     "coordinator_path_share": _("Shortest paths through the coordinator"),
