@@ -34,7 +34,8 @@ def test_demo_coordinator_sees_both_regions_and_every_participant(page, demo_net
     _sign_in_with_password(page, demo.COORDINATOR_EMAIL, demo.PASSWORD)
     page.click(f"text={demo.NAME}")
     assert page.locator("h1").inner_text() == demo.NAME
-    page.click("nav >> text=参加者")
+    page.click("#nav-people")  # the people menu
+    page.click("nav .dropdown-menu >> text=参加者")
     rows = page.locator("table.table-participants tbody tr")
     assert rows.count() == len(demo.PEOPLE)
     body = page.locator("table").inner_text()
