@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from coordination.models import Participant
 from coordination.permissions import get_network_for_user
 
 from .. import selectors
@@ -117,9 +118,17 @@ def dashboard(request, slug):
     series = selectors.snapshot_series(network=network, keys=KEYS)
     latest = series[-1] if series else None
     today = timezone.localdate()
-    engagement = selectors.participant_engagement(network=network, as_of=today)
-    engagement.sort(key=lambda row: (-row.events_attended, -row.ties, row.participant.pk))
-    page = Paginator(engagement, 50).get_page(request.GET.get("page"))
+    # A page of people (by name), then their numbers: the cost of the table does not
+    # grow with the network.
+    people = (
+        Participant.objects.filter(network=network, joined_on__lte=today)
+        .order_by("name_kana", "full_name", "pk")
+        .values_list("pk", flat=True)
+    )
+    page = Paginator(people, 50).get_page(request.GET.get("page"))
+    page.object_list = selectors.participant_engagement(
+        network=network, as_of=today, participant_ids=list(page.object_list)
+    )
     chart_data = {
         "dates": [point.as_of.isoformat() for point in series],
         "series": {key: [point.values.get(key) for point in series] for key in SERIES},
