@@ -361,6 +361,7 @@ class Event(models.Model):
         SITE_VISIT = "site_visit", _("Site visit")
         WORKSHOP = "workshop", _("Workshop")
         ONLINE = "online", _("Online meeting")
+        DRILL = "drill", _("Drill")
         OTHER = "other", _("Other")
 
     class Status(models.TextChoices):

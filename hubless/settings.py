@@ -170,6 +170,7 @@ INSTALLED_APPS = [
     "coordination",
     "observations",
     "partners",
+    "continuity",
 ]
 
 MIDDLEWARE = [
@@ -344,6 +345,12 @@ CELERY_BEAT_SCHEDULE = {
     "indicators-nightly": {
         "task": "observations.tasks_indicators.compute_indicators_nightly",
         "schedule": crontab(hour=2, minute=30),
+        "options": {"expires": 23 * 3600},
+    },
+    # Mutual-support agreements due for review: one e-mail per agreement and date.
+    "continuity-agreement-reviews": {
+        "task": "continuity.tasks.send_agreement_review_reminders",
+        "schedule": crontab(hour=8, minute=0),
         "options": {"expires": 23 * 3600},
     },
 }

@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("observations.urls_coding")),
     path("", include("observations.urls_export")),
     path("", include("partners.urls")),
+    path("", include("continuity.urls")),
 ]
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

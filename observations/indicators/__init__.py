@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .brokerage import ROLES as BROKERAGE_ROLES
+from .continuity import CONTINUITY_INDICATORS, ContinuityData, continuity_values
 from .core import (
     INDICATORS,
     SAMPLE_ABOVE,
@@ -35,12 +36,14 @@ from .types import (
 
 __all__ = [
     "BROKERAGE_ROLES",
+    "CONTINUITY_INDICATORS",
     "INDICATORS",
     "SAMPLED_MEASURES",
     "SAMPLE_ABOVE",
     "SAMPLE_SEED",
     "SAMPLE_SOURCES",
     "BulletinRow",
+    "ContinuityData",
     "DeliveryCount",
     "EventRow",
     "NetworkData",
@@ -62,10 +65,27 @@ def compute(
 ) -> dict[str, Any]:
     """Every indicator as of `as_of`: {"values": {name: value}, "notes": {...}}; notes
     has "sampled" when the shortest-path measures were estimated (more than
-    `sample_above` members)."""
-    return _indicators_on(
-        prepare(data), as_of, sample_above=sample_above, sample_sources=sample_sources, seed=seed
+    `sample_above` members). The continuity indicators come last."""
+    return with_continuity(
+        data,
+        as_of,
+        _indicators_on(
+            prepare(data),
+            as_of,
+            sample_above=sample_above,
+            sample_sources=sample_sources,
+            seed=seed,
+        ),
     )
+
+
+def with_continuity(data: NetworkData, as_of: dt.date, result: dict[str, Any]) -> dict[str, Any]:
+    # `continuity` is set by indicator_data_load; rows built by hand may lack it.
+    continuity: ContinuityData | None = getattr(data, "continuity", None)
+    if continuity is not None and not continuity.regions:
+        continuity.regions = data.regions
+    result["values"].update(continuity_values(continuity or ContinuityData(data.regions), as_of))
+    return result
 
 
 def compute_many(
@@ -81,8 +101,16 @@ def compute_many(
     return [
         (
             day,
-            _indicators_on(
-                prepared, day, sample_above=sample_above, sample_sources=sample_sources, seed=seed
+            with_continuity(
+                data,
+                day,
+                _indicators_on(
+                    prepared,
+                    day,
+                    sample_above=sample_above,
+                    sample_sources=sample_sources,
+                    seed=seed,
+                ),
             ),
         )
         for day in dates

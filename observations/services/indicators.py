@@ -102,7 +102,7 @@ def snapshots_backfill(
     shared = (loaded + time.perf_counter() - prepared_at) / len(dates)
     for day in dates:
         began = time.perf_counter()
-        result = indicators_on(prepared, day)
+        result = indicators.with_continuity(data, day, indicators_on(prepared, day))
         duration_ms = round((time.perf_counter() - began + shared) * 1000)
         results.append((day, result, duration_ms))
     _store_many(network_id=network.pk, results=results)

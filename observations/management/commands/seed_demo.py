@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from continuity.demo import continuity_demo_seed
 from coordination import demo
 from coordination.management.cli import cli_language
 from observations.demo import log_seed, ties_seed
@@ -22,6 +23,7 @@ class Command(BaseCommand):
         result = demo.demo_seed()
         ties_seed(network=result.network)
         log_seed(network=result.network)
+        continuity_demo_seed(network=result.network)
         # The dashboard shows history at once: monthly snapshots since the start.
         snapshots_backfill(network=result.network, until=timezone.localdate())
         partners_demo_seed(
