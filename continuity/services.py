@@ -477,7 +477,7 @@ def _ask(
     bulletin = coordination_services.bulletin_save(
         network=incident.network,
         data={
-            "kind": Bulletin.Kind.ANNOUNCEMENT,
+            "kind": Bulletin.Kind.CONTINUITY,
             "subject": subject,
             "body": body,
             "event": incident.event,

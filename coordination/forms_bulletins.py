@@ -52,6 +52,12 @@ class BulletinForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["event"].queryset = Event.objects.filter(network=network).order_by("-starts_at")
         self.fields["body"].widget.attrs["data-preview-source"] = "1"
+        # Continuity notices reach people who opted out; only the continuity app sends them.
+        self.fields["kind"].choices = [
+            choice
+            for choice in self.fields["kind"].choices
+            if choice[0] != Bulletin.Kind.CONTINUITY
+        ]
 
     class Meta:
         model = Bulletin

@@ -567,6 +567,9 @@ class Bulletin(models.Model):
         INVITATION = "invitation", pgettext_lazy("bulletin kind", "Invitation")
         REFLECTION = "reflection", _("Reflection")
         LITERATURE_DIGEST = "literature_digest", _("Literature digest")
+        # Business-continuity notices (an incident, a drill): they reach people who
+        # opted out of news too.
+        CONTINUITY = "continuity", _("Continuity notice")
         OTHER = "other", _("Other")
 
     class Status(models.TextChoices):

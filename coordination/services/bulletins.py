@@ -168,9 +168,10 @@ def bulletin_cancel(*, bulletin: Bulletin) -> Bulletin:
     return bulletin
 
 
-def skip_reason(participant: Participant) -> str:
-    """Why a participant gets no bulletin, or ""."""
-    if participant.bulletin_opt_out:
+def skip_reason(participant: Participant, *, kind: str = "") -> str:
+    """Why a participant gets no bulletin, or "". Opting out of bulletins is about
+    news: a continuity notice (a partner region was hit) still reaches them."""
+    if participant.bulletin_opt_out and kind != Bulletin.Kind.CONTINUITY:
         return "opted_out"
     if participant.research_consent == Participant.Consent.WITHDRAWN:
         return "consent_withdrawn"
@@ -197,7 +198,7 @@ def bulletin_send(*, bulletin: Bulletin, now: dt.datetime | None = None) -> Bull
         raise BulletinError(_("Choose who receives the bulletin first."))
     deliveries = []
     for person in people:
-        reason = skip_reason(person)
+        reason = skip_reason(person, kind=bulletin.kind)
         deliveries.append(
             Delivery(
                 bulletin=bulletin,

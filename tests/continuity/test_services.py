@@ -69,6 +69,15 @@ def test_the_coordinator_activates_at_once_and_exactly_the_right_partners_are_ma
     assert all(r.status == HelpRequest.Status.OPEN for r in requests)
 
 
+def test_a_partner_who_opted_out_of_news_still_gets_the_notice(
+    network, region_a, coordinator, member_b, world, django_capture_on_commit_callbacks
+):
+    member_b.bulletin_opt_out = True
+    member_b.save()
+    _declare(network, region_a, coordinator, django_capture_on_commit_callbacks)
+    assert _mailed_to() == _addresses(member_b, world.b2, world.e1)
+
+
 def test_each_mail_carries_its_own_reply_link(
     network, region_a, coordinator, world, django_capture_on_commit_callbacks
 ):
