@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
-import hmac
 import io
 import json
 import zipfile
@@ -21,13 +19,13 @@ from typing import IO, Any
 from xml.etree.ElementTree import SubElement
 
 import networkx as nx
-from django.conf import settings
 from django.utils import timezone
 from networkx.readwrite.gexf import GEXFWriter
 
 from coordination.models import Network, Participant
 
 from .models import Tie
+from .pseudonyms import pseudonym
 
 Row = dict[str, Any]
 
@@ -57,16 +55,6 @@ EDGE_FIELDS = [
 ]
 # What pseudonymisation removes from a node: everything that names or reaches a person.
 PERSONAL_NODE_FIELDS = ("full_name", "email")
-
-# A separate purpose per kind of thing keeps the pseudonym of participant 5 and of
-# organization 5 unrelated, and keeps these keys apart from every other use of the
-# SECRET_KEY (sessions, signed links).
-_PURPOSE = {
-    "participant": "hubless.observations.export.participant-pseudonym",
-    "organization": "hubless.observations.export.organization-pseudonym",
-    "event": "hubless.observations.export.event-pseudonym",
-}
-_PREFIX = {"participant": "P-", "organization": "O-", "event": "E-"}
 
 
 def _iso(day: dt.date | None) -> str:
@@ -145,15 +133,6 @@ def network_rows(network: Network) -> tuple[list[Row], list[Row]]:
             }
         )
     return nodes, edges
-
-
-def pseudonym(network: Network, pk: int, kind: str = "participant") -> str:
-    """A stable pseudonym: the same thing gets the same one in every export of this
-    network, a different one in another network, and nobody can compute it without the
-    SECRET_KEY."""
-    key = (settings.SECRET_KEY + _PURPOSE[kind]).encode()
-    digest = hmac.new(key, f"{network.pk}:{pk}".encode(), hashlib.sha256).hexdigest()
-    return _PREFIX[kind] + digest[:8]
 
 
 def pseudonymize(

@@ -154,7 +154,50 @@ def shoot(mail: Path, bad_csv: Path, rsvp_url: str) -> None:
         )
         page.wait_for_timeout(1200)  # the live preview waits for typing to pause
         page.screenshot(path=OUT / "bulletin-compose-ja.png", full_page=True)
+        # The research side: the log, an observation with its coding panel, the
+        # codebook and its overview, the dashboard, the staff page.
+        page.goto(BASE + "/n/demo/observations/")
+        page.screenshot(path=OUT / "observations-ja.png", full_page=True)
+        page.locator("#observations a", has_text="中越地震").first.click()
+        page.wait_for_load_state()
+        page.screenshot(path=OUT / "observation-coding-ja.png", full_page=True)
+        page.goto(BASE + "/n/demo/codes/")
+        page.screenshot(path=OUT / "codebook-ja.png", full_page=True)
+        page.goto(BASE + "/n/demo/codes/overview/")
+        page.screenshot(path=OUT / "code-overview-ja.png", full_page=True)
+        page.goto(BASE + "/n/demo/dashboard/")
+        page.wait_for_selector("#graph[data-ready=true]")
+        page.wait_for_timeout(500)
+        page.screenshot(path=OUT / "dashboard-ja.png", full_page=True)
+        page.click("button[name=language][value=en]")
+        page.wait_for_load_state()
+        page.wait_for_selector("#graph[data-ready=true]")
+        page.wait_for_timeout(500)
+        page.screenshot(path=OUT / "dashboard-en.png", full_page=True)
+        page.click("button[name=language][value=ja]")
+        page.wait_for_load_state()
+        page.goto(BASE + "/n/demo/staff/")
+        page.screenshot(path=OUT / "staff-ja.png", full_page=True)
+        page.goto(BASE + "/n/demo/partners/")
+        page.screenshot(path=OUT / "partners-ja.png", full_page=True)
+        page.locator("main a[href*='/partners/searches/']").first.click()
+        page.wait_for_load_state()
+        page.screenshot(path=OUT / "partners-results-ja.png", full_page=True)
         cookies = desk.cookies()
+
+        researcher = browser.new_context(locale="ja-JP", viewport={"width": 1280, "height": 860})
+        page = researcher.new_page()
+        page.goto(BASE + "/accounts/login/")
+        page.fill("input[name=login]", "researcher@example.jp")
+        page.fill("input[name=password]", "hubless-demo-2026")
+        page.click("main form button[type=submit]")
+        page.goto(BASE + "/n/demo/observations/")
+        page.screenshot(path=OUT / "observations-researcher-ja.png", full_page=True)
+        page.locator("#observations a", has_text="共同プロジェクト").first.click()
+        page.wait_for_load_state()
+        page.screenshot(path=OUT / "observation-researcher-ja.png", full_page=True)
+        page.goto(BASE + "/n/demo/observations/export/")
+        page.screenshot(path=OUT / "export-researcher-ja.png", full_page=True)
 
         phone_size = {
             "locale": "ja-JP",
@@ -170,6 +213,11 @@ def shoot(mail: Path, bad_csv: Path, rsvp_url: str) -> None:
         page.locator("#checkin-expected button").first.click()
         page.wait_for_load_state()
         page.screenshot(path=OUT / "checkin-phone-ja.png", full_page=True)
+        page.goto(
+            BASE + f"/n/demo/observations/quick/?event={event_url.rstrip('/').split('/')[-1]}"
+        )
+        page.fill("#id_body", "山本さんの司会で議論が活発。魚沼の参加者から質問が多い。")
+        page.screenshot(path=OUT / "quick-note-phone-ja.png", full_page=True)
 
         phone = browser.new_context(**phone_size)
         page = phone.new_page()

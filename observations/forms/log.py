@@ -206,6 +206,8 @@ class QuickObservationForm(ObservationForm):
 
     def __init__(self, *args, attendees=None, **kwargs):
         super().__init__(*args, **kwargs)
+        # A tap on one of the categories; no empty "---------" button.
+        self.fields["category"].choices = Observation.Category.choices
         self.fields["participants"].widget = forms.CheckboxSelectMultiple()
         self.fields["participants"].widget.choices = self.fields["participants"].choices
         if attendees is not None:
