@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from coordination.models import Bulletin, Event, Network, Organization, Participant, Region
 
@@ -248,7 +249,7 @@ class Incident(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", _("Awaiting a second confirmation")
         PLANNED = "planned", _("Planned")
-        ACTIVE = "active", _("Active")
+        ACTIVE = "active", pgettext_lazy("incident status", "Active")
         CLOSED = "closed", _("Closed")
 
     network = models.ForeignKey(
