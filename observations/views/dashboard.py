@@ -150,7 +150,7 @@ def dashboard(request, slug):
             "graph_strings": {
                 "coordinator": _("coordinator"),
                 "members": _("members"),
-                "ties": _("ties"),
+                "ties": _("tie records"),
             },
         },
     )
