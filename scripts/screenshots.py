@@ -178,6 +178,8 @@ def shoot(mail: Path, bad_csv: Path, rsvp_url: str) -> None:
         page.wait_for_load_state()
         page.goto(BASE + "/n/demo/staff/")
         page.screenshot(path=OUT / "staff-ja.png", full_page=True)
+        page.goto(BASE + "/n/demo/continuity/?q=めっき")
+        page.screenshot(path=OUT / "continuity-ja.png", full_page=True)
         page.goto(BASE + "/n/demo/partners/")
         page.screenshot(path=OUT / "partners-ja.png", full_page=True)
         page.locator("main a[href*='/partners/searches/']").first.click()
