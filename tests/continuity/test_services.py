@@ -289,7 +289,12 @@ def test_a_drill_is_an_event_and_asks_partners_for_the_capabilities_lost(
     # Lost: A Works' buffing. Asked: B Works (capability), E Logistics (agreement).
     assert [r.description for r in drill.requests.all()] == ["buffing"]
     assert _mailed_to() == _addresses(member_b, world.b2, world.e1)
-    assert all(m.subject.startswith("[Drill]") for m in mail.outbox)
+    # Each in the recipient's language (the fixture members read Japanese).
+    language = {p.email: p.preferred_language for p in (member_b, world.b2, world.e1)}
+    for message in mail.outbox:
+        address = message.to[0].split("<")[-1].rstrip(">")
+        prefix = "【訓練】" if language[address] == "ja" else "[Drill]"
+        assert message.subject.startswith(prefix), message.subject
     with pytest.raises(services.ContinuityError):
         services.drill_start(incident=drill)
 
