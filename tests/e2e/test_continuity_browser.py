@@ -10,6 +10,7 @@ from django.core import mail
 
 from continuity import services
 from continuity.models import HelpRequest, Reply
+from tests.e2e.session import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -34,13 +35,6 @@ def activation(network, region_a, region_b, member_a, member_b, coordinator, set
         data={"category": "process", "process": "plating", "description": "亜鉛めっきライン"},
     )
     return services.incident_declare(network=network, region=region_a, user=coordinator).incident
-
-
-def _log_in(page, client, user):
-    client.force_login(user)
-    page.context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": page.base}]
-    )
 
 
 def _fits(page) -> bool:
@@ -68,7 +62,7 @@ def test_a_partner_answers_the_activation_on_a_phone(phone, client, activation, 
     assert request.status == HelpRequest.Status.MATCHED and request.matched_reply_id == reply.pk
 
     # The affected member follows it on the status page, on the phone too.
-    _log_in(phone, client, member_a.user)
+    log_in(phone, client, member_a.user)
     phone.goto(phone.base + activation.get_portal_url())
     assert _fits(phone)
     assert phone.locator("#requests .request-status").inner_text().strip() != ""

@@ -12,15 +12,9 @@ from coordination.models import Participant
 from observations.models import Tie
 from observations.services.indicators import snapshots_backfill
 from tests import factories
+from tests.e2e.session import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def _log_in(page, client, user):
-    client.force_login(user)
-    page.context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": page.base}]
-    )
 
 
 def test_the_dashboard_draws_charts_and_the_graph(
@@ -46,7 +40,7 @@ def test_the_dashboard_draws_charts_and_the_graph(
         started_on=timezone.localdate(),
     )
     snapshots_backfill(network=network, until=timezone.localdate())
-    _log_in(page, client, coordinator)
+    log_in(page, client, coordinator)
     page.goto(page.base + "/n/alpha/dashboard/")
     page.wait_for_selector("#graph[data-ready=true]")
     for chart in ("chart-members", "chart-ties", "chart-hub", "chart-engagement"):

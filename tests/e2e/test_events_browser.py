@@ -13,6 +13,7 @@ from django.utils import timezone
 from coordination import selectors, services
 from coordination.models import Invitation, Participant
 from tests import factories
+from tests.e2e.session import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -44,13 +45,6 @@ def meeting(network, region_a, member_a, member_b, coordinator, settings, live_s
     return event
 
 
-def _log_in(page, client, user):
-    client.force_login(user)
-    page.context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": page.base}]
-    )
-
-
 def test_participant_answers_from_the_email_link_without_signing_in(page, meeting, member_a):
     message = next(m for m in mail.outbox if m.to == [member_a.email])
     assert any(a[0] == "invite.ics" for a in message.attachments)
@@ -67,7 +61,7 @@ def test_participant_answers_from_the_email_link_without_signing_in(page, meetin
 
 
 def test_participant_changes_the_answer_in_the_portal(page, client, meeting, member_b):
-    _log_in(page, client, member_b.user)
+    log_in(page, client, member_b.user)
     page.goto(page.base + "/n/alpha/portal/")
     page.click("#upcoming-events a")
     page.click("input[name=answer][value=maybe] + label")
@@ -87,7 +81,7 @@ def test_coordinator_checks_people_in_on_a_phone(
         invitation_id=Invitation.objects.get(event=meeting, participant=member_a).pk, answer="yes"
     )
     walk_in = factories.ParticipantFactory(network=network, full_name="Late Comer")
-    _log_in(phone, client, coordinator)
+    log_in(phone, client, coordinator)
     phone.goto(phone.base + f"/n/alpha/events/{meeting.pk}/check-in/")
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     invitation = Invitation.objects.get(event=meeting, participant=member_a)

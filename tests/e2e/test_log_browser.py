@@ -9,15 +9,9 @@ from django.utils import timezone
 
 from coordination import services as coordination_services
 from observations.models import Observation
+from tests.e2e.session import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def _log_in(page, client, user):
-    client.force_login(user)
-    page.context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": page.base}]
-    )
 
 
 @pytest.fixture
@@ -42,7 +36,7 @@ def meeting_now(network, region_a, member_a, member_b, coordinator, settings):
 def test_a_researcher_writes_two_quick_notes_on_a_phone(
     phone, client, meeting_now, identified_researcher, member_a, member_b
 ):
-    _log_in(phone, client, identified_researcher)
+    log_in(phone, client, identified_researcher)
     phone.goto(phone.base + "/n/alpha/observations/quick/")
     # Nothing sticks out sideways on a 390 px screen.
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390

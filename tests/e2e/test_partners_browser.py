@@ -9,6 +9,7 @@ import pytest
 from coordination.models import Region
 from partners import synthetic
 from partners.models import Dataset, PartnerSearch
+from tests.e2e.session import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -19,13 +20,6 @@ BAD = (
     "20521,坂城町,長野県,36.46,138.18,14000,4,1,3\r\n"
     "20523,Village,長野県,36.3,138.1,900,3,3,2\r\n"
 ).encode()
-
-
-def _log_in(page, client, user):
-    client.force_login(user)
-    page.context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": page.base}]
-    )
 
 
 def _watch_csp(page) -> list[str]:
@@ -48,7 +42,7 @@ def _upload(page, name: str, data: bytes) -> None:
 
 def test_a_coordinator_finds_the_twin_and_makes_it_a_region(page, client, coordinator, network):
     violations = _watch_csp(page)
-    _log_in(page, client, coordinator)
+    log_in(page, client, coordinator)
     page.goto(page.base + "/n/alpha/partners/")
     assert page.locator("#datasets").count() == 1
     _upload(page, "synthetic.csv", synthetic.synthetic_csv())
@@ -84,7 +78,7 @@ def test_a_coordinator_finds_the_twin_and_makes_it_a_region(page, client, coordi
 
 def test_a_bad_file_is_previewed_and_its_problems_resolved(page, client, coordinator, network):
     violations = _watch_csp(page)
-    _log_in(page, client, coordinator)
+    log_in(page, client, coordinator)
     _upload(page, "bad.csv", BAD)
     assert page.locator("#problems tbody tr").count() == 1
     assert "15213" in page.locator("#problems").inner_text()
@@ -114,7 +108,7 @@ def test_the_results_fit_on_a_phone(phone, client, coordinator, network):
         user=coordinator,
         parameters=SearchParameters(target=synthetic.TARGET_CODE, top=10),
     )
-    _log_in(phone, client, coordinator)
+    log_in(phone, client, coordinator)
     phone.goto(phone.base + search.get_absolute_url())
     assert phone.locator("#candidate-table").count() == 1
     # The wide table scrolls inside its box; the page itself does not scroll sideways.
