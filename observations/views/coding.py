@@ -34,9 +34,9 @@ from ..forms.coding import (
     WholeCodingForm,
 )
 from ..forms.log import ObservationFilterForm
-from ..models import Code, Memo, Observation
+from ..models import Code, Memo
+from ..permissions import get_observation_for_user
 from ..pseudonyms import namer_for
-from ..selectors.log import observation_get
 
 __all__ = [
     "code_cooccurrence",
@@ -76,15 +76,6 @@ def _code_for(user, slug: str, pk: int) -> Code:
         raise Http404
     code.network = network
     return code
-
-
-def _observation_for(user, slug: str, pk: int) -> Observation:
-    network = _network_for(user, slug)
-    observation = observation_get(network=network, pk=pk)
-    if observation is None:
-        raise Http404
-    observation.network = network
-    return observation
 
 
 def _memo_for(user, slug: str, pk: int, *, change: bool = False) -> Memo:
@@ -379,7 +370,7 @@ def _detail_context(request, observation, **forms) -> dict:
 
 @login_required
 def observation_detail(request, slug, pk):
-    observation = _observation_for(request.user, slug, pk)
+    observation = get_observation_for_user(request.user, slug, pk, RESEARCH)
     return render(
         request, "observations/observation_detail.html", _detail_context(request, observation)
     )
@@ -400,7 +391,7 @@ def _say_where(request, coding) -> None:
 @login_required
 @require_POST
 def coding_add(request, slug, pk):
-    observation = _observation_for(request.user, slug, pk)
+    observation = get_observation_for_user(request.user, slug, pk, RESEARCH)
     nodes = selectors.code_tree(network=observation.network)
     whole = request.POST.get("mode") == "whole"
     if whole:
@@ -433,7 +424,7 @@ def coding_add(request, slug, pk):
 
 
 def _coding_for(request, slug, pk, coding_pk):
-    observation = _observation_for(request.user, slug, pk)
+    observation = get_observation_for_user(request.user, slug, pk, RESEARCH)
     coding = selectors.coding_get(observation=observation, pk=coding_pk)
     if coding is None:
         raise Http404
@@ -489,7 +480,7 @@ def _memo_add(request, network, back: str, **about):
 @login_required
 @require_POST
 def observation_memo_add(request, slug, pk):
-    observation = _observation_for(request.user, slug, pk)
+    observation = get_observation_for_user(request.user, slug, pk, RESEARCH)
     return _memo_add(
         request,
         observation.network,

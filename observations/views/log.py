@@ -21,20 +21,12 @@ from coordination.permissions import get_network_for_user
 from .. import selectors, services
 from ..forms.log import MetricForm, ObservationFilterForm, ObservationForm, QuickObservationForm
 from ..models import Metric, Observation
+from ..permissions import get_observation_for_user
 from ..pseudonyms import namer_for
 
 VIEW = "coordination.view_network"
 RESEARCH = "coordination.do_research"
 MANAGE = "coordination.manage_network"
-
-
-def _get_observation(request, slug: str, pk: int, perm: str) -> Observation:
-    network = get_network_for_user(request.user, slug, perm)
-    observation = selectors.observation_get(network=network, pk=pk)
-    if observation is None:
-        raise Http404
-    observation.network = network
-    return observation
 
 
 def _detail_url(observation: Observation) -> str:
@@ -217,7 +209,7 @@ def observation_quick(request, slug):
 
 @login_required
 def observation_edit(request, slug, pk):
-    observation = _get_observation(request, slug, pk, RESEARCH)
+    observation = get_observation_for_user(request.user, slug, pk, RESEARCH)
     network = observation.network
     namer = namer_for(request.user, network)
     # The form writes into the instance while validating; keep the stored text.
@@ -253,7 +245,7 @@ def observation_edit(request, slug, pk):
 @login_required
 @require_POST
 def observation_delete(request, slug, pk):
-    observation = _get_observation(request, slug, pk, RESEARCH)
+    observation = get_observation_for_user(request.user, slug, pk, RESEARCH)
     services.observation_delete(observation=observation, user=request.user)
     messages.success(
         request, _("Observation deleted. It stays in the history and can be restored.")
